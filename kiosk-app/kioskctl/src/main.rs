@@ -1,0 +1,187 @@
+//! `kioskctl`, the technician's command-line tool: talk to the kiosk's devices and run their
+//! simulators.
+//!
+//! Device commands print one JSON object on stdout and exit 0, or print one line naming the cause
+//! on stderr and exit 2, so scripts and the maintenance menu can rely on both.
+
+use clap::{Parser, Subcommand};
+use idcard::sim::IdCardSimulator;
+use idcard::{IdCard, IdCardReader, ReadOptions, ReaderConfig, SerialIdCardReader};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "kioskctl", version, about = "Kiosk technician's tool: devices and simulators")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The second-generation ID card reader.
+    Idcard {
+        #[command(subcommand)]
+        command: IdcardCommand,
+    },
+    /// Simulated devices on pseudo-terminals.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdcardCommand {
+    /// Find, select and read the card on the reader; print it as JSON.
+    Read {
+        /// The reader's serial port.
+        #[arg(long)]
+        port: PathBuf,
+        /// Line speed.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// How long the reader may take for each command, on top of the reply's wire time
+        /// (default: 500 ms for control commands, 2000 ms for the read).
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// Also read the fingerprint templates.
+        #[arg(long)]
+        fingerprint: bool,
+        /// Also read the newest address appended by the police station.
+        #[arg(long)]
+        newest_address: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// Simulate an ID card reader with a card on it until killed. SIGUSR1 takes the card away
+    /// or puts it back.
+    Idcard {
+        /// Where to put the symlink to the simulator's PTY (the path a driver opens).
+        #[arg(long)]
+        link: PathBuf,
+        /// The card, as JSON in the form `kioskctl idcard read` prints.
+        #[arg(long)]
+        card: PathBuf,
+        /// Line speed the simulated reader talks at.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Device commands keep stderr for their one error line unless logs are asked for;
+    // simulators log what they do.
+    let default_log = match cli.command {
+        Command::Sim { .. } => "info",
+        Command::Idcard { .. } => "off",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_log.into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Idcard {
+                command:
+                    IdcardCommand::Read {
+                        port,
+                        baud,
+                        timeout_ms,
+                        fingerprint,
+                        newest_address,
+                    },
+            } => {
+                let mut config = ReaderConfig::new(port);
+                config.baud = baud;
+                if let Some(ms) = timeout_ms {
+                    config.command_timeout = Duration::from_millis(ms);
+                    config.read_timeout = Duration::from_millis(ms);
+                }
+                let options = ReadOptions {
+                    fingerprint,
+                    newest_address,
+                };
+                idcard_read(config, options).await
+            }
+            Command::Sim {
+                command: SimCommand::Idcard { link, card, baud },
+            } => sim_idcard(link, card, baud).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("kioskctl: {message}");
+    ExitCode::from(2)
+}
+
+async fn idcard_read(config: ReaderConfig, options: ReadOptions) -> Result<(), String> {
+    let reader = SerialIdCardReader::open(config).map_err(|e| format!("cannot start driver: {e}"))?;
+    let card = reader
+        .read_card(options, CancellationToken::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&card).map_err(|e| e.to_string())?;
+    println!("{json}");
+    Ok(())
+}
+
+async fn sim_idcard(link: PathBuf, card_path: PathBuf, baud: u32) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let text = std::fs::read_to_string(&card_path)
+        .map_err(|e| format!("cannot read {}: {e}", card_path.display()))?;
+    let card: IdCard = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a card: {e}", card_path.display()))?;
+    let sim = IdCardSimulator::start(&link, baud)
+        .map_err(|e| format!("cannot create {}: {e}", link.display()))?;
+    sim.insert(&card)
+        .map_err(|e| format!("{} cannot be put on a card: {e}", card_path.display()))?;
+    tracing::info!(
+        link = %link.display(),
+        baud,
+        card_type = ?card.card_type,
+        "idcard simulator serving; SIGUSR1 takes the card away or puts it back"
+    );
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr1.recv() => {
+                if sim.has_card() {
+                    sim.remove();
+                    tracing::info!("card taken away");
+                } else {
+                    sim.insert(&card).map_err(|e| e.to_string())?;
+                    tracing::info!("card put back");
+                }
+            }
+        }
+    }
+    // Dropping the simulator removes its link.
+    drop(sim);
+    Ok(())
+}
