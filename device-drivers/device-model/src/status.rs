@@ -184,7 +184,10 @@ mod tests {
         assert_eq!(rx.borrow_and_update().fault, Some(fault.clone()));
 
         publisher.set_state(DeviceState::Offline, Some(fault));
-        assert!(!rx.has_changed().unwrap(), "an unchanged status is not re-sent");
+        assert!(
+            !rx.has_changed().unwrap(),
+            "an unchanged status is not re-sent"
+        );
 
         publisher.set_state(DeviceState::Online, None);
         let now = rx.borrow_and_update().clone();

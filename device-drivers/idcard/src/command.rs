@@ -224,10 +224,7 @@ impl CardBlocks {
             ));
         }
         if fp_len % FINGERPRINT_TEMPLATE_LEN != 0 || fp_len > 2 * FINGERPRINT_TEMPLATE_LEN {
-            return Err(malformed(
-                command,
-                format!("fingerprint length {fp_len}"),
-            ));
+            return Err(malformed(command, format!("fingerprint length {fp_len}")));
         }
         if data.len() != header + text_len + photo_len + fp_len {
             return Err(malformed(
@@ -271,7 +268,10 @@ impl SamId {
     /// Parses the data of a successful `12 FF` reply.
     pub fn parse(data: &[u8]) -> Result<Self, MalformedReply> {
         <[u8; 16]>::try_from(data).map(SamId).map_err(|_| {
-            malformed(Command::SamId, format!("{} data bytes, expected 16", data.len()))
+            malformed(
+                Command::SamId,
+                format!("{} data bytes, expected 16", data.len()),
+            )
         })
     }
 }
@@ -320,7 +320,10 @@ mod tests {
         }
         for baud in Baud::ALL {
             assert_eq!(Baud::from_bps(baud.bps()), Some(baud));
-            assert_eq!(Command::from_code(0x60, baud as u8), Some(Command::SetBaud(baud)));
+            assert_eq!(
+                Command::from_code(0x60, baud as u8),
+                Some(Command::SetBaud(baud))
+            );
         }
         assert_eq!(Command::from_code(0x60, 5), None);
         assert_eq!(Command::from_code(0x30, 0x02), None);
@@ -352,7 +355,10 @@ mod tests {
             fingerprint: Some(vec![0; 100]),
         }
         .encode();
-        assert!(CardBlocks::parse(&bad, true).is_err(), "fingerprint length not a template multiple");
+        assert!(
+            CardBlocks::parse(&bad, true).is_err(),
+            "fingerprint length not a template multiple"
+        );
         bad.truncate(3);
         assert!(CardBlocks::parse(&bad, false).is_err());
     }

@@ -138,8 +138,10 @@ pub trait IdCardReader: Device<Class = IdReaderStatus, Event = IdCardEvent> {
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<Option<String>, IdCardError>> + Send;
     /// Resets the SAM module.
-    fn reset(&self, cancel: CancellationToken)
-    -> impl Future<Output = Result<(), IdCardError>> + Send;
+    fn reset(
+        &self,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<(), IdCardError>> + Send;
     /// Asks the SAM for its self-test status.
     fn sam_status(
         &self,
@@ -206,9 +208,7 @@ impl SerialIdCardReader {
     fn call<T: Send + 'static>(
         &self,
         cancel: CancellationToken,
-        f: impl FnOnce(&mut ReaderWorker, &CancellationToken) -> Result<T, IdCardError>
-        + Send
-        + 'static,
+        f: impl FnOnce(&mut ReaderWorker, &CancellationToken) -> Result<T, IdCardError> + Send + 'static,
     ) -> device_model::Pending<T, IdCardError> {
         let (done, pending) = completion();
         self.queue.submit(Box::new(move |w: &mut ReaderWorker| {
@@ -263,7 +263,10 @@ impl IdCardReader for SerialIdCardReader {
         self.call(cancel, |w, cancel| w.newest_address(cancel))
     }
 
-    fn reset(&self, cancel: CancellationToken) -> impl Future<Output = Result<(), IdCardError>> + Send {
+    fn reset(
+        &self,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<(), IdCardError>> + Send {
         self.call(cancel, |w, cancel| {
             w.expect(Command::ResetSam, Sw3::Success, cancel).map(drop)
         })
@@ -279,7 +282,10 @@ impl IdCardReader for SerialIdCardReader {
         })
     }
 
-    fn sam_id(&self, cancel: CancellationToken) -> impl Future<Output = Result<SamId, IdCardError>> + Send {
+    fn sam_id(
+        &self,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<SamId, IdCardError>> + Send {
         self.call(cancel, |w, cancel| {
             let reply = w.expect(Command::SamId, Sw3::Success, cancel)?;
             Ok(SamId::parse(&reply.data)?)
@@ -389,7 +395,11 @@ impl Worker for ReaderWorker {
 impl ReaderWorker {
     /// Sends one command and waits for its reply, retrying once when either side saw a bad
     /// checksum. Keeps the device status in line with what happened.
-    fn exchange(&mut self, command: Command, cancel: &CancellationToken) -> Result<Reply, IdCardError> {
+    fn exchange(
+        &mut self,
+        command: Command,
+        cancel: &CancellationToken,
+    ) -> Result<Reply, IdCardError> {
         let result = self.exchange_raw(command, cancel);
         match &result {
             Ok(reply) => self.observe_reply(reply),
@@ -398,7 +408,11 @@ impl ReaderWorker {
         result
     }
 
-    fn exchange_raw(&mut self, command: Command, cancel: &CancellationToken) -> Result<Reply, IdCardError> {
+    fn exchange_raw(
+        &mut self,
+        command: Command,
+        cancel: &CancellationToken,
+    ) -> Result<Reply, IdCardError> {
         self.connect()?;
         let timeout = self.timeout_for(command);
         let request = command.encode();
@@ -414,14 +428,23 @@ impl ReaderWorker {
                 })
             });
             match outcome {
-                Ok(Some(reply)) if Sw3::from(reply.sw3) == Sw3::HostChecksumError && attempt == 0 => {
-                    tracing::warn!(command = command.name(), "reader saw a bad checksum; resending");
+                Ok(Some(reply))
+                    if Sw3::from(reply.sw3) == Sw3::HostChecksumError && attempt == 0 =>
+                {
+                    tracing::warn!(
+                        command = command.name(),
+                        "reader saw a bad checksum; resending"
+                    );
                 }
                 Ok(Some(reply)) => return Ok(reply),
                 Ok(None) if attempt == 0 => {
                     tracing::warn!(command = command.name(), "bad checksum in reply; resending");
                 }
-                Ok(None) => return Err(IdCardError::Checksum { command: command.name() }),
+                Ok(None) => {
+                    return Err(IdCardError::Checksum {
+                        command: command.name(),
+                    });
+                }
                 Err(LinkError::Timeout) => {
                     return Err(IdCardError::Timeout {
                         command: command.name(),
@@ -432,11 +455,18 @@ impl ReaderWorker {
                 Err(e) => return Err(self.link_failed(e)),
             }
         }
-        Err(IdCardError::Checksum { command: command.name() })
+        Err(IdCardError::Checksum {
+            command: command.name(),
+        })
     }
 
     /// Sends `command` and requires `want` in the reply.
-    fn expect(&mut self, command: Command, want: Sw3, cancel: &CancellationToken) -> Result<Reply, IdCardError> {
+    fn expect(
+        &mut self,
+        command: Command,
+        want: Sw3,
+        cancel: &CancellationToken,
+    ) -> Result<Reply, IdCardError> {
         let reply = self.exchange(command, cancel)?;
         match Sw3::from(reply.sw3) {
             got if got == want => Ok(reply),
@@ -497,7 +527,8 @@ impl ReaderWorker {
         self.status.update(|s| s.class.sam = sam);
         if sw3.is_sam_fault() {
             let fault = IdCardError::Sam(sw3).to_fault();
-            self.status.set_state(DeviceState::HardwareError, Some(fault));
+            self.status
+                .set_state(DeviceState::HardwareError, Some(fault));
         } else {
             self.status.set_state(DeviceState::Online, None);
         }
@@ -511,15 +542,18 @@ impl ReaderWorker {
                 // One lost reply is noise on a live link; two, or none ever, is a silent reader.
                 let online = self.status.current().device == DeviceState::Online;
                 if self.timeouts_in_row >= 2 || !online {
-                    self.status.set_state(DeviceState::Offline, Some(error.to_fault()));
+                    self.status
+                        .set_state(DeviceState::Offline, Some(error.to_fault()));
                 }
             }
             IdCardError::NoDevice(_) | IdCardError::Port(_) => {
                 self.status.update(|s| s.class.media = Media::Unknown);
-                self.status.set_state(DeviceState::NoDevice, Some(error.to_fault()));
+                self.status
+                    .set_state(DeviceState::NoDevice, Some(error.to_fault()));
             }
             IdCardError::Checksum { .. } => {
-                self.status.set_state(DeviceState::HardwareError, Some(error.to_fault()));
+                self.status
+                    .set_state(DeviceState::HardwareError, Some(error.to_fault()));
             }
             _ => {}
         }
@@ -588,7 +622,13 @@ impl ReaderWorker {
     /// first to see whether it is still the card that was read.
     fn read_if_needed(&mut self) {
         let never = self.never.clone();
-        let Presence::Present { serial: known, done, verify, .. } = self.presence else {
+        let Presence::Present {
+            serial: known,
+            done,
+            verify,
+            ..
+        } = self.presence
+        else {
             return;
         };
         if verify {
@@ -596,7 +636,9 @@ impl ReaderWorker {
                 *verify = false;
             }
             if let Some(known) = known {
-                let Ok(serial) = self.select(&never) else { return };
+                let Ok(serial) = self.select(&never) else {
+                    return;
+                };
                 if serial == known {
                     return;
                 }
@@ -611,7 +653,13 @@ impl ReaderWorker {
         }
         let options = self.config.read_options;
         let result = self.read_sequence(options, &never);
-        let Presence::Present { serial, done, attempts, .. } = &mut self.presence else {
+        let Presence::Present {
+            serial,
+            done,
+            attempts,
+            ..
+        } = &mut self.presence
+        else {
             return;
         };
         *attempts += 1;
@@ -632,8 +680,11 @@ impl ReaderWorker {
     fn select(&mut self, cancel: &CancellationToken) -> Result<[u8; 8], IdCardError> {
         let reply = self.expect(Command::SelectCard, Sw3::Success, cancel)?;
         <[u8; 8]>::try_from(reply.data.as_slice()).map_err(|_| {
-            malformed(Command::SelectCard, format!("{} data bytes, expected 8", reply.data.len()))
-                .into()
+            malformed(
+                Command::SelectCard,
+                format!("{} data bytes, expected 8", reply.data.len()),
+            )
+            .into()
         })
     }
 
@@ -661,13 +712,17 @@ impl ReaderWorker {
         Ok((card, serial))
     }
 
-    fn newest_address(&mut self, cancel: &CancellationToken) -> Result<Option<String>, IdCardError> {
+    fn newest_address(
+        &mut self,
+        cancel: &CancellationToken,
+    ) -> Result<Option<String>, IdCardError> {
         let reply = self.exchange(Command::ReadNewestAddress, cancel)?;
         match Sw3::from(reply.sw3) {
             Sw3::NoContent => Ok(None),
             Sw3::Success => {
                 let text = reply.data.get(..ADDRESS_LEN).ok_or_else(|| {
-                    let problem = format!("{} data bytes, expected {ADDRESS_LEN}", reply.data.len());
+                    let problem =
+                        format!("{} data bytes, expected {ADDRESS_LEN}", reply.data.len());
                     malformed(Command::ReadNewestAddress, problem)
                 })?;
                 Ok(Some(decode_ucs2_trimmed(text, "newest_address")?))

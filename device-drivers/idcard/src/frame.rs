@@ -326,7 +326,10 @@ mod tests {
         dec.push(&bad);
         dec.push(&good);
         let events = decode_all(&mut dec);
-        assert!(matches!(events[0], Decoded::BadChecksum { .. }), "{events:?}");
+        assert!(
+            matches!(events[0], Decoded::BadChecksum { .. }),
+            "{events:?}"
+        );
         assert_eq!(events.last(), Some(&Decoded::Frame(reply(0x9F, &[0; 4]))));
     }
 }

@@ -120,7 +120,8 @@ impl SimReader {
             }
             Some(SimFault::Garbage) => {
                 let mut rng = rand::rng();
-                let mut noise: Vec<u8> = (0..rng.random_range(8..64)).map(|_| rng.random()).collect();
+                let mut noise: Vec<u8> =
+                    (0..rng.random_range(8..64)).map(|_| rng.random()).collect();
                 // A torn frame start, the nastiest noise for a decoder.
                 noise.extend_from_slice(&PREAMBLE[..4]);
                 noise.extend_from_slice(&bytes);
@@ -154,7 +155,9 @@ impl SimReader {
             return reply(Sw3::SelfTestFailed, vec![]);
         }
         match command {
-            Command::ResetSam | Command::SamStatus | Command::SetBaud(_) => reply(Sw3::Success, vec![]),
+            Command::ResetSam | Command::SamStatus | Command::SetBaud(_) => {
+                reply(Sw3::Success, vec![])
+            }
             Command::SamId => reply(Sw3::Success, SIM_SAM_ID.to_vec()),
             Command::FindCard => match &self.card {
                 Some(_) => reply(Sw3::CardFound, vec![0; 4]),

@@ -135,8 +135,12 @@ impl Sw3 {
             Sw3::BadCommand => "bad command (命令错误)",
             Sw3::NotPermitted => "operation not permitted (越权操作)",
             Sw3::UnknownError => "unrecognised error (无法识别的错误)",
-            Sw3::CardAuthenticatingSamFailed => "card failed to authenticate the SAM (证/卡认证SAM失败)",
-            Sw3::SamAuthenticatingCardFailed => "SAM failed to authenticate the card (SAM认证证/卡失败)",
+            Sw3::CardAuthenticatingSamFailed => {
+                "card failed to authenticate the SAM (证/卡认证SAM失败)"
+            }
+            Sw3::SamAuthenticatingCardFailed => {
+                "SAM failed to authenticate the card (SAM认证证/卡失败)"
+            }
             Sw3::VerificationFailed => "card data failed verification (信息验证错误)",
             Sw3::UnknownCardType => "unrecognised card type (无法识别的卡类型)",
             Sw3::ReadFailed => "reading the card failed (读证/卡操作失败)",

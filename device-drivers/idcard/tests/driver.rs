@@ -20,14 +20,32 @@ async fn every_card_type_reads_back_as_the_card_that_was_laid_on_the_reader() {
     for name in CARD_FILES {
         let expected = card(name);
         rig.sim.insert(&expected).unwrap();
-        let read = rig.reader.read_card(ReadOptions::default(), go()).await.unwrap();
-        assert!(read == expected, "{name}: {}", serde_json::to_string(&read).unwrap());
+        let read = rig
+            .reader
+            .read_card(ReadOptions::default(), go())
+            .await
+            .unwrap();
+        assert!(
+            read == expected,
+            "{name}: {}",
+            serde_json::to_string(&read).unwrap()
+        );
     }
     // Every read went find → select → read, as the SAM requires.
-    let reads: Vec<Command> = rig.sim.commands().into_iter().filter(|c| *c != Command::SamStatus).collect();
+    let reads: Vec<Command> = rig
+        .sim
+        .commands()
+        .into_iter()
+        .filter(|c| *c != Command::SamStatus)
+        .collect();
     assert_eq!(
         reads,
-        [Command::FindCard, Command::SelectCard, Command::ReadTextPhoto].repeat(CARD_FILES.len())
+        [
+            Command::FindCard,
+            Command::SelectCard,
+            Command::ReadTextPhoto
+        ]
+        .repeat(CARD_FILES.len())
     );
 }
 
@@ -56,17 +74,25 @@ async fn fingerprints_and_the_newest_address_are_read_when_asked() {
 #[tokio::test]
 async fn no_card_is_a_user_error_the_citizen_can_fix() {
     let rig = Rig::standard();
-    let err = rig.reader.read_card(ReadOptions::default(), go()).await.unwrap_err();
+    let err = rig
+        .reader
+        .read_card(ReadOptions::default(), go())
+        .await
+        .unwrap_err();
     assert_eq!(err, IdCardError::NoCard);
     use device_model::DeviceFault;
-    assert_eq!((err.code(), err.action()), (ErrorCode::UserError, ActionHint::Retry));
+    assert_eq!(
+        (err.code(), err.action()),
+        (ErrorCode::UserError, ActionHint::Retry)
+    );
 }
 
 #[tokio::test]
 async fn the_presence_loop_reads_each_card_once_until_it_leaves() {
     let mut rig = Rig::standard();
     rig.reader.set_presence_polling(true);
-    rig.wait_status("no media", |s| s.class.media == Media::NotPresent).await;
+    rig.wait_status("no media", |s| s.class.media == Media::NotPresent)
+        .await;
     rig.sim.insert(&card("resident")).unwrap();
     let read = rig.expect_inserted_then_read().await;
     assert!(*read == card("resident"));
@@ -74,12 +100,21 @@ async fn the_presence_loop_reads_each_card_once_until_it_leaves() {
 
     // The card stays: many polls, no second read.
     rig.expect_quiet(10).await;
-    let reads = rig.sim.commands().iter().filter(|c| **c == Command::ReadTextPhoto).count();
+    let reads = rig
+        .sim
+        .commands()
+        .iter()
+        .filter(|c| **c == Command::ReadTextPhoto)
+        .count();
     assert_eq!(reads, 1);
 
     rig.sim.remove();
-    assert!(matches!(rig.next_event("removal").await, IdCardEvent::CardRemoved));
-    rig.wait_status("no media", |s| s.class.media == Media::NotPresent).await;
+    assert!(matches!(
+        rig.next_event("removal").await,
+        IdCardEvent::CardRemoved
+    ));
+    rig.wait_status("no media", |s| s.class.media == Media::NotPresent)
+        .await;
 
     // The same card again is a new visit: read again.
     rig.sim.insert(&card("resident")).unwrap();
@@ -91,11 +126,17 @@ async fn a_sam_self_test_failure_is_a_hardware_error_that_asks_for_a_reset() {
     let mut rig = Rig::standard();
     rig.wait_state(DeviceState::Online).await;
     rig.sim.set_sam_failed(true);
-    assert_eq!(rig.reader.sam_status(go()).await, Ok(SamHealth::SelfTestFailed));
+    assert_eq!(
+        rig.reader.sam_status(go()).await,
+        Ok(SamHealth::SelfTestFailed)
+    );
     let status = rig.wait_state(DeviceState::HardwareError).await;
     assert_eq!(status.class.sam, SamHealth::SelfTestFailed);
     let fault = status.fault.unwrap();
-    assert_eq!((fault.code, fault.action), (ErrorCode::HardwareError, ActionHint::Reset));
+    assert_eq!(
+        (fault.code, fault.action),
+        (ErrorCode::HardwareError, ActionHint::Reset)
+    );
     rig.sim.insert(&card("resident")).unwrap();
     assert_eq!(
         rig.reader.read_card(ReadOptions::default(), go()).await,
@@ -119,14 +160,23 @@ async fn the_sam_id_is_read_in_the_vendor_format() {
 async fn a_reader_at_another_baud_rate_is_offline_until_the_driver_matches_it() {
     let mut rig = Rig::new(9600, |c| c.baud = 115_200);
     rig.sim.insert(&card("resident")).unwrap();
-    let err = rig.reader.read_card(ReadOptions::default(), go()).await.unwrap_err();
+    let err = rig
+        .reader
+        .read_card(ReadOptions::default(), go())
+        .await
+        .unwrap_err();
     assert!(matches!(err, IdCardError::Timeout { .. }), "{err}");
     let status = rig.wait_state(DeviceState::Offline).await;
     assert_eq!(status.fault.unwrap().code, ErrorCode::Timeout);
 
     let rig = Rig::new(9600, |c| c.baud = 9600);
     rig.sim.insert(&card("resident")).unwrap();
-    assert!(rig.reader.read_card(ReadOptions::default(), go()).await.is_ok());
+    assert!(
+        rig.reader
+            .read_card(ReadOptions::default(), go())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -135,8 +185,13 @@ async fn switching_the_baud_rate_moves_reader_and_port_together() {
     rig.sim.insert(&card("hmt_residence_permit")).unwrap();
     rig.reader.set_baud(Baud::B57600, go()).await.unwrap();
     assert_eq!(rig.sim.baud(), 57_600);
-    rig.wait_status("57600 baud", |s| s.class.baud == 57_600).await;
-    let read = rig.reader.read_card(ReadOptions::default(), go()).await.unwrap();
+    rig.wait_status("57600 baud", |s| s.class.baud == 57_600)
+        .await;
+    let read = rig
+        .reader
+        .read_card(ReadOptions::default(), go())
+        .await
+        .unwrap();
     assert!(read == card("hmt_residence_permit"));
 }
 
@@ -159,7 +214,10 @@ async fn a_canceled_read_completes_as_canceled() {
     // Canceled before it starts: also completes, as canceled.
     let cancel = CancellationToken::new();
     cancel.cancel();
-    assert_eq!(rig.reader.sam_status(cancel).await, Err(IdCardError::Canceled));
+    assert_eq!(
+        rig.reader.sam_status(cancel).await,
+        Err(IdCardError::Canceled)
+    );
 }
 
 #[tokio::test]
@@ -168,10 +226,7 @@ async fn commands_issued_together_are_serialised_and_each_completes_once() {
     rig.sim.insert(&card("foreign_permanent_2023")).unwrap();
     let reads = (0..6).map(|_| rig.reader.read_card(ReadOptions::default(), go()));
     let statuses = (0..6).map(|_| rig.reader.sam_status(go()));
-    let (reads, statuses) = tokio::join!(
-        await_all(reads.collect()),
-        await_all(statuses.collect())
-    );
+    let (reads, statuses) = tokio::join!(await_all(reads.collect()), await_all(statuses.collect()));
     for read in reads {
         assert!(read.unwrap() == card("foreign_permanent_2023"));
     }
@@ -197,15 +252,21 @@ async fn a_reader_plugged_in_after_start_comes_online_by_itself() {
     let mut status = device_model::Device::status(&reader);
     let first = status.borrow_and_update().clone();
     assert_eq!(first.device, DeviceState::NoDevice);
-    let err = reader.read_card(ReadOptions::default(), go()).await.unwrap_err();
+    let err = reader
+        .read_card(ReadOptions::default(), go())
+        .await
+        .unwrap_err();
     assert!(matches!(err, IdCardError::NoDevice(_)), "{err}");
     assert!(err.to_string().starts_with("port error:"), "{err}");
 
     let _sim = idcard::sim::IdCardSimulator::start(&link, 115_200).unwrap();
-    tokio::time::timeout(common::PATIENCE, status.wait_for(|s| s.device == DeviceState::Online))
-        .await
-        .expect("online after plug-in")
-        .unwrap();
+    tokio::time::timeout(
+        common::PATIENCE,
+        status.wait_for(|s| s.device == DeviceState::Online),
+    )
+    .await
+    .expect("online after plug-in")
+    .unwrap();
 }
 
 #[tokio::test]

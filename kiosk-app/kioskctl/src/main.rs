@@ -5,7 +5,7 @@
 //! on stderr and exit 2, so scripts and the maintenance menu can rely on both.
 
 use clap::{Parser, Subcommand};
-use idcard::sim::IdCardSimulator;
+use idcard::sim::{IdCardSimulator, SimFault, When};
 use idcard::{IdCard, IdCardReader, ReadOptions, ReaderConfig, SerialIdCardReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +13,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "kioskctl", version, about = "Kiosk technician's tool: devices and simulators")]
+#[command(
+    name = "kioskctl",
+    version,
+    about = "Kiosk technician's tool: devices and simulators"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +74,22 @@ enum SimCommand {
         /// Line speed the simulated reader talks at.
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
+        /// A fault the reader shows at every command, for tests and training.
+        #[arg(long, value_enum)]
+        fault: Option<FaultArg>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FaultArg {
+    /// Every reply has a wrong checksum.
+    BadChecksum,
+    /// Line noise before every reply.
+    Garbage,
+    /// No reply at all.
+    Silence,
+    /// The SAM fails its self-test (SW3 60).
+    SamSelfTestFailed,
 }
 
 fn main() -> ExitCode {
@@ -120,8 +139,14 @@ fn main() -> ExitCode {
                 idcard_read(config, options).await
             }
             Command::Sim {
-                command: SimCommand::Idcard { link, card, baud },
-            } => sim_idcard(link, card, baud).await,
+                command:
+                    SimCommand::Idcard {
+                        link,
+                        card,
+                        baud,
+                        fault,
+                    },
+            } => sim_idcard(link, card, baud, fault).await,
         }
     });
     match result {
@@ -136,7 +161,8 @@ fn fail(message: String) -> ExitCode {
 }
 
 async fn idcard_read(config: ReaderConfig, options: ReadOptions) -> Result<(), String> {
-    let reader = SerialIdCardReader::open(config).map_err(|e| format!("cannot start driver: {e}"))?;
+    let reader =
+        SerialIdCardReader::open(config).map_err(|e| format!("cannot start driver: {e}"))?;
     let card = reader
         .read_card(options, CancellationToken::new())
         .await
@@ -146,7 +172,12 @@ async fn idcard_read(config: ReaderConfig, options: ReadOptions) -> Result<(), S
     Ok(())
 }
 
-async fn sim_idcard(link: PathBuf, card_path: PathBuf, baud: u32) -> Result<(), String> {
+async fn sim_idcard(
+    link: PathBuf,
+    card_path: PathBuf,
+    baud: u32,
+    fault: Option<FaultArg>,
+) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
 
     let text = std::fs::read_to_string(&card_path)
@@ -157,6 +188,13 @@ async fn sim_idcard(link: PathBuf, card_path: PathBuf, baud: u32) -> Result<(), 
         .map_err(|e| format!("cannot create {}: {e}", link.display()))?;
     sim.insert(&card)
         .map_err(|e| format!("{} cannot be put on a card: {e}", card_path.display()))?;
+    match fault {
+        Some(FaultArg::BadChecksum) => sim.inject(SimFault::BadChecksum, When::Always),
+        Some(FaultArg::Garbage) => sim.inject(SimFault::Garbage, When::Always),
+        Some(FaultArg::Silence) => sim.inject(SimFault::Silence, When::Always),
+        Some(FaultArg::SamSelfTestFailed) => sim.set_sam_failed(true),
+        None => {}
+    }
     tracing::info!(
         link = %link.display(),
         baud,

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn check_digit_of_the_standard_example_and_variants() {
         assert!(id_number_check_ok("11010519491231002X"));
-        assert!(id_number_check_ok("11010519491231002x"), "a lower-case x is the same character");
+        assert!(
+            id_number_check_ok("11010519491231002x"),
+            "a lower-case x is the same character"
+        );
         assert!(!id_number_check_ok("110105194912310021"));
         assert!(!id_number_check_ok("11010519491231002"));
         assert!(!id_number_check_ok("1101051949123100２X"));

@@ -178,10 +178,20 @@ pub fn encode_text(card: &IdCard) -> Result<[u8; TEXT_LEN], CardDataError> {
             w.put(ID_NUMBER, "id_number", &card.id_number)?;
             w.put(ISSUER, "issuer", card.issuer.as_deref().unwrap_or(""))?;
             if card.card_type == CardType::Resident {
-                w.put(NATION, "nation_code", &req(&card.nation_code, "nation_code")?)?;
+                w.put(
+                    NATION,
+                    "nation_code",
+                    &req(&card.nation_code, "nation_code")?,
+                )?;
             } else {
-                w.put(PASS_NUMBER, "pass_number", &req(&card.pass_number, "pass_number")?)?;
-                let count = card.issue_count.ok_or(CardDataError::Missing("issue_count"))?;
+                w.put(
+                    PASS_NUMBER,
+                    "pass_number",
+                    &req(&card.pass_number, "pass_number")?,
+                )?;
+                let count = card
+                    .issue_count
+                    .ok_or(CardDataError::Missing("issue_count"))?;
                 w.put(ISSUE_COUNT, "issue_count", &format!("{count:02}"))?;
                 w.put(MARKER, "card_type", "J")?;
             }
@@ -190,11 +200,23 @@ pub fn encode_text(card: &IdCard) -> Result<[u8; TEXT_LEN], CardDataError> {
             w.put(I_NAME_EN, "name_en", card.name_en.as_deref().unwrap_or(""))?;
             w.put(I_SEX, "sex", &sex)?;
             w.put(I_NUMBER, "id_number", &card.id_number)?;
-            w.put(I_NATIONALITY, "nationality", &req(&card.nationality, "nationality")?)?;
+            w.put(
+                I_NATIONALITY,
+                "nationality",
+                &req(&card.nationality, "nationality")?,
+            )?;
             w.put(I_NAME, "name", &card.name)?;
             w.put(I_BIRTH, "birth_date", &birth)?;
-            w.put(I_VERSION, "card_version", card.card_version.as_deref().unwrap_or(""))?;
-            w.put(I_AUTHORITY, "authority_code", card.authority_code.as_deref().unwrap_or(""))?;
+            w.put(
+                I_VERSION,
+                "card_version",
+                card.card_version.as_deref().unwrap_or(""),
+            )?;
+            w.put(
+                I_AUTHORITY,
+                "authority_code",
+                card.authority_code.as_deref().unwrap_or(""),
+            )?;
             w.put(MARKER, "card_type", "I")?;
         }
         CardType::ForeignPermanent2023 => {
@@ -203,15 +225,30 @@ pub fn encode_text(card: &IdCard) -> Result<[u8; TEXT_LEN], CardDataError> {
             let renewals = card.renewal_count.unwrap_or(0);
             w.put(Y_RENEWALS, "renewal_count", &format!("{renewals:02}"))?;
             w.put(BIRTH, "birth_date", &birth)?;
-            let en: Vec<u16> = card.name_en.as_deref().unwrap_or("").encode_utf16().collect();
+            let en: Vec<u16> = card
+                .name_en
+                .as_deref()
+                .unwrap_or("")
+                .encode_utf16()
+                .collect();
             let split = en.len().min(Y_NAME_EN_1.len() / 2);
-            let part = |units: &[u16]| String::from_utf16(units).map_err(|_| CardDataError::BadText("name_en"));
+            let part = |units: &[u16]| {
+                String::from_utf16(units).map_err(|_| CardDataError::BadText("name_en"))
+            };
             w.put(Y_NAME_EN_1, "name_en", &part(&en[..split])?)?;
             w.put(Y_NAME_EN_2, "name_en", &part(&en[split..])?)?;
             w.put(ID_NUMBER, "id_number", &card.id_number)?;
-            w.put(Y_NATIONALITY, "nationality", &req(&card.nationality, "nationality")?)?;
+            w.put(
+                Y_NATIONALITY,
+                "nationality",
+                &req(&card.nationality, "nationality")?,
+            )?;
             w.put(MARKER, "card_type", "Y")?;
-            w.put(Y_PREVIOUS, "previous_number_link", card.previous_number_link.as_deref().unwrap_or(""))?;
+            w.put(
+                Y_PREVIOUS,
+                "previous_number_link",
+                card.previous_number_link.as_deref().unwrap_or(""),
+            )?;
         }
     }
     Ok(w.0)
@@ -264,14 +301,19 @@ fn trim(s: &str) -> &str {
 
 /// UCS-2 (UTF-16) little-endian text, padding included.
 fn decode_ucs2(bytes: &[u8], field: &'static str) -> Result<String, CardDataError> {
-    let units = bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let units = bytes
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]));
     char::decode_utf16(units)
         .collect::<Result<String, _>>()
         .map_err(|_| CardDataError::BadText(field))
 }
 
 /// A UCS-2 field of the card without its padding.
-pub(crate) fn decode_ucs2_trimmed(bytes: &[u8], field: &'static str) -> Result<String, CardDataError> {
+pub(crate) fn decode_ucs2_trimmed(
+    bytes: &[u8],
+    field: &'static str,
+) -> Result<String, CardDataError> {
     let mut raw = decode_ucs2(bytes, field)?;
     let text = trim(&raw).to_owned();
     raw.zeroize();
@@ -279,7 +321,11 @@ pub(crate) fn decode_ucs2_trimmed(bytes: &[u8], field: &'static str) -> Result<S
 }
 
 /// Writes `value` as space-padded UCS-2 into `slot`.
-pub(crate) fn encode_ucs2(slot: &mut [u8], field: &'static str, value: &str) -> Result<(), CardDataError> {
+pub(crate) fn encode_ucs2(
+    slot: &mut [u8],
+    field: &'static str,
+    value: &str,
+) -> Result<(), CardDataError> {
     let max = slot.len() / 2;
     let units: Vec<u16> = value.encode_utf16().collect();
     if units.len() > max {
@@ -296,7 +342,12 @@ struct Writer([u8; TEXT_LEN]);
 
 impl Writer {
     /// Writes `value` space-padded into `range`.
-    fn put(&mut self, range: Range<usize>, field: &'static str, value: &str) -> Result<(), CardDataError> {
+    fn put(
+        &mut self,
+        range: Range<usize>,
+        field: &'static str,
+        value: &str,
+    ) -> Result<(), CardDataError> {
         encode_ucs2(&mut self.0[range], field, value)
     }
 }

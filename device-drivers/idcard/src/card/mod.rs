@@ -99,7 +99,11 @@ impl Date {
         if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        Date::new(s[..4].parse().ok()?, s[4..6].parse().ok()?, s[6..].parse().ok()?)
+        Date::new(
+            s[..4].parse().ok()?,
+            s[4..6].parse().ok()?,
+            s[6..].parse().ok()?,
+        )
     }
 
     /// The card's `YYYYMMDD`.
@@ -302,7 +306,10 @@ mod tests {
 
     #[test]
     fn dates_are_checked_for_their_month() {
-        assert!(Date::from_compact("20000229").is_some(), "2000 is a leap year");
+        assert!(
+            Date::from_compact("20000229").is_some(),
+            "2000 is a leap year"
+        );
         assert!(Date::from_compact("19000229").is_none(), "1900 is not");
         assert!(Date::from_compact("20240229").is_some());
         assert!(Date::from_compact("20230229").is_none());
@@ -313,7 +320,10 @@ mod tests {
         assert!(Date::from_compact("2023-1-1").is_none());
         assert!(Date::from_compact("００００0101").is_none());
         let d = Date::from_iso("1949-12-31").unwrap();
-        assert_eq!((d.to_compact(), d.to_string()), ("19491231".into(), "1949-12-31".into()));
+        assert_eq!(
+            (d.to_compact(), d.to_string()),
+            ("19491231".into(), "1949-12-31".into())
+        );
         assert!(Date::from_iso("1949/12/31").is_none());
     }
 

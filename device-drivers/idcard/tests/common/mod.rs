@@ -75,7 +75,10 @@ impl Rig {
     }
 
     pub async fn expect_inserted_then_read(&mut self) -> std::sync::Arc<IdCard> {
-        assert!(matches!(self.next_event("insert").await, IdCardEvent::CardInserted));
+        assert!(matches!(
+            self.next_event("insert").await,
+            IdCardEvent::CardInserted
+        ));
         match self.next_event("read").await {
             IdCardEvent::CardRead(card) => card,
             other => panic!("expected CardRead, got {other:?}"),
@@ -102,11 +105,15 @@ impl Rig {
             .map(|r| r.map(|status| status.clone()));
         match found {
             Ok(Ok(status)) => status,
-            _ => panic!("status never became {what}: last {:?}", *self.status.borrow()),
+            _ => panic!(
+                "status never became {what}: last {:?}",
+                *self.status.borrow()
+            ),
         }
     }
 
     pub async fn wait_state(&mut self, state: DeviceState) -> Status<IdReaderStatus> {
-        self.wait_status(&format!("{state:?}"), |s| s.device == state).await
+        self.wait_status(&format!("{state:?}"), |s| s.device == state)
+            .await
     }
 }
