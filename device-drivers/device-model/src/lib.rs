@@ -9,6 +9,11 @@
 //! * Commands to one port are serialised by a [`CommandQueue`] that owns the port on its own
 //!   thread, so a presence poll can never interleave with a read on the same wire.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod queue;
 mod status;
 

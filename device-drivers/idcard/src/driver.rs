@@ -736,7 +736,7 @@ impl ReaderWorker {
 /// Takes decoded frames until a reply or a bad checksum (`Some(None)`); noise is skipped.
 fn next_reply(decoder: &mut Decoder<Reply>) -> Option<Option<Reply>> {
     loop {
-        match decoder.next()? {
+        match decoder.decode()? {
             Decoded::Frame(reply) => return Some(Some(reply)),
             Decoded::BadChecksum { .. } => return Some(None),
             Decoded::Skipped(n) => tracing::debug!(bytes = n, "noise before reply skipped"),

@@ -150,7 +150,7 @@ pub enum Decoded<F> {
 /// An incremental decoder: push bytes as they arrive, take what was decoded.
 ///
 /// Never panics, never holds more than one maximal frame plus what was pushed since the last
-/// call to [`Decoder::next`], and wipes its buffer when dropped (it holds citizen data).
+/// call to [`Decoder::decode`], and wipes its buffer when dropped (it holds citizen data).
 pub struct Decoder<F> {
     buf: Vec<u8>,
     _frame: std::marker::PhantomData<F>,
@@ -189,7 +189,7 @@ impl<F: Frame> Decoder<F> {
     }
 
     /// The next thing decoded from what was pushed, or `None` until more bytes are needed.
-    pub fn next(&mut self) -> Option<Decoded<F>> {
+    pub fn decode(&mut self) -> Option<Decoded<F>> {
         match find(&self.buf, &PREAMBLE) {
             Some(0) => {}
             Some(start) => return Some(self.skip(start)),
@@ -257,7 +257,7 @@ mod tests {
     }
 
     fn decode_all<F: Frame>(dec: &mut Decoder<F>) -> Vec<Decoded<F>> {
-        std::iter::from_fn(|| dec.next()).collect()
+        std::iter::from_fn(|| dec.decode()).collect()
     }
 
     #[test]
@@ -313,7 +313,7 @@ mod tests {
             let mut dec = Decoder::<Reply>::new();
             dec.push(&PREAMBLE);
             dec.push(&len.to_be_bytes());
-            assert_eq!(dec.next(), Some(Decoded::ImpossibleLength(len)), "{len}");
+            assert_eq!(dec.decode(), Some(Decoded::ImpossibleLength(len)), "{len}");
         }
     }
 

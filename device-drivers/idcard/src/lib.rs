@@ -4,6 +4,11 @@
 //!
 //! Protocol facts and their sources: `shared/reference/devices.md` §1.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod card;
 pub mod command;
 pub mod driver;

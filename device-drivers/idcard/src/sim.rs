@@ -203,7 +203,7 @@ const SIM_SAM_ID: [u8; 16] = [
 impl Responder for SimReader {
     fn receive(&mut self, bytes: &[u8], out: &mut Vec<Transmit>) {
         self.decoder.push(bytes);
-        while let Some(decoded) = self.decoder.next() {
+        while let Some(decoded) = self.decoder.decode() {
             let nak = |sw3: Sw3| {
                 Transmit::Bytes(
                     Reply {

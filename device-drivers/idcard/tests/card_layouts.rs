@@ -24,8 +24,11 @@ fn put(block: &mut [u8; 256], offset: usize, text: &str) {
 }
 
 fn date(s: &str) -> Date {
-    Date::from_iso(s).unwrap()
+    Date::from_iso(s).expect("test dates are valid")
 }
+
+/// Damage done to a valid block.
+type Damage = Box<dyn Fn(&mut [u8; 256])>;
 
 fn resident_block() -> [u8; 256] {
     let mut b = blank();
@@ -174,7 +177,7 @@ fn a_wrong_check_digit_is_reported_not_rejected() {
 
 #[test]
 fn impossible_blocks_are_typed_errors() {
-    let cases: Vec<(Box<dyn Fn(&mut [u8; 256])>, CardDataError)> = vec![
+    let cases: Vec<(Damage, CardDataError)> = vec![
         (
             Box::new(|b| put(b, 248, "X")),
             CardDataError::UnknownCardType(0x58),

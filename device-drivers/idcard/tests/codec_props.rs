@@ -37,7 +37,7 @@ fn feed<F: Frame>(pieces: &[Vec<u8>]) -> Vec<Decoded<F>> {
     let mut out = Vec::new();
     for p in pieces {
         dec.push(p);
-        out.extend(std::iter::from_fn(|| dec.next()));
+        out.extend(std::iter::from_fn(|| dec.decode()));
     }
     out
 }
@@ -112,7 +112,7 @@ proptest! {
         let mut dec = Decoder::<Reply>::new();
         for piece in chunks(&bytes, &cuts) {
             dec.push(&piece);
-            while dec.next().is_some() {}
+            while dec.decode().is_some() {}
             prop_assert!(dec.buffered() < HEADER_LEN + usize::from(MAX_REPLY_LEN));
         }
     }

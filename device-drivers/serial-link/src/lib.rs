@@ -4,6 +4,11 @@
 //! Both ends count bytes in wire time at 8N1 (10 bits a byte), so a simulated reply takes as long
 //! as the real one and a benchmark can compare a driver against the wire.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod host;
 pub mod pty;
 pub mod sim;

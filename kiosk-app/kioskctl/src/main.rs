@@ -4,6 +4,11 @@
 //! Device commands print one JSON object on stdout and exit 0, or print one line naming the cause
 //! on stderr and exit 2, so scripts and the maintenance menu can rely on both.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 use clap::{Parser, Subcommand};
 use idcard::sim::{IdCardSimulator, SimFault, When};
 use idcard::{IdCard, IdCardReader, ReadOptions, ReaderConfig, SerialIdCardReader};

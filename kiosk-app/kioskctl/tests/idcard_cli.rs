@@ -1,6 +1,8 @@
 //! `kioskctl sim idcard` and `kioskctl idcard read` as a technician runs them: two processes
 //! talking over a PTY.
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -47,19 +49,15 @@ impl Sim {
         }
     }
 
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+    fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
     }
 }
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        self.signal("TERM");
+        self.signal(Signal::SIGTERM);
         let _ = self.child.wait();
     }
 }
@@ -135,7 +133,7 @@ fn a_simulator_at_another_baud_rate_is_served_at_that_rate() {
 #[test]
 fn the_card_taken_away_is_no_card_and_put_back_reads_again() {
     let sim = Sim::start("resident", &[]);
-    sim.signal("USR1");
+    sim.signal(Signal::SIGUSR1);
     let deadline = Instant::now() + Duration::from_secs(10);
     let line = loop {
         let out = read(&sim.link, &[]);
@@ -144,7 +142,7 @@ fn the_card_taken_away_is_no_card_and_put_back_reads_again() {
         }
     };
     assert_eq!(line, "kioskctl: no card on the reader");
-    sim.signal("USR1");
+    sim.signal(Signal::SIGUSR1);
     let deadline = Instant::now() + Duration::from_secs(10);
     while read(&sim.link, &[]).status.code() != Some(0) {
         assert!(Instant::now() < deadline, "card never came back");

@@ -2,7 +2,6 @@
 //! sees: its events and its status.
 
 #![allow(dead_code, missing_docs)] // each test binary uses part of it
-
 use device_model::{Device, DeviceState, Status};
 use idcard::sim::IdCardSimulator;
 use idcard::{IdCard, IdCardEvent, IdReaderStatus, ReaderConfig, SerialIdCardReader};
