@@ -9,7 +9,7 @@ use device_model::{Device, DeviceState};
 use idcard::command::Command;
 use idcard::frame::{Frame, Reply};
 use idcard::sim::IdCardSimulator;
-use idcard::{IdCard, IdCardReader, ReadOptions, ReaderConfig, SerialIdCardReader};
+use idcard::{IdCard, IdCardReader, ReadOptions, ReaderConfig, SerialIdCardReader, Sw3};
 use serial_link::wire_time;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -88,16 +88,7 @@ fn read_wire_time(card: &IdCard) -> Duration {
     .iter()
     .map(|c| c.encode().len())
     .sum();
-    let reply = |data_len: usize| {
-        Reply {
-            sw1: 0,
-            sw2: 0,
-            sw3: 0x90,
-            data: vec![0; data_len],
-        }
-        .encode()
-        .len()
-    };
+    let reply = |data_len: usize| Reply::new(Sw3::Success, vec![0; data_len]).encode().len();
     let read_data = 4 + 256 + card.photo_wlt.len();
     let replies = reply(4) + reply(8) + reply(read_data);
     wire_time(requests + replies, BAUD)

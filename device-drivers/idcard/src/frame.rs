@@ -43,6 +43,18 @@ pub struct Reply {
     pub data: Vec<u8>,
 }
 
+impl Reply {
+    /// A reply with this result code and data, and no card APDU status (SW1 = SW2 = 0).
+    pub fn new(sw3: crate::Sw3, data: Vec<u8>) -> Self {
+        Reply {
+            sw1: 0,
+            sw2: 0,
+            sw3: sw3.code(),
+            data,
+        }
+    }
+}
+
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The data may be a citizen's card: show its size only.

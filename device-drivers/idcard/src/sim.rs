@@ -142,12 +142,7 @@ impl SimReader {
     }
 
     fn respond(&mut self, command: Option<Command>) -> Reply {
-        let reply = |sw3: Sw3, data: Vec<u8>| Reply {
-            sw1: 0,
-            sw2: 0,
-            sw3: sw3.code(),
-            data,
-        };
+        let reply = Reply::new;
         let Some(command) = command else {
             return reply(Sw3::BadCommand, vec![]);
         };
@@ -204,17 +199,7 @@ impl Responder for SimReader {
     fn receive(&mut self, bytes: &[u8], out: &mut Vec<Transmit>) {
         self.decoder.push(bytes);
         while let Some(decoded) = self.decoder.decode() {
-            let nak = |sw3: Sw3| {
-                Transmit::Bytes(
-                    Reply {
-                        sw1: 0,
-                        sw2: 0,
-                        sw3: sw3.code(),
-                        data: vec![],
-                    }
-                    .encode(),
-                )
-            };
+            let nak = |sw3: Sw3| Transmit::Bytes(Reply::new(sw3, vec![]).encode());
             match decoded {
                 Decoded::Frame(request) => self.handle(&request, out),
                 // What a real SAM answers to a corrupt host frame (devices.md §1.3).

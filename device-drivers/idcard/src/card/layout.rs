@@ -132,8 +132,8 @@ pub fn parse_text(text: &[u8; TEXT_LEN]) -> Result<IdCard, CardDataError> {
             let nationality = r.text(I_NATIONALITY, "nationality")?;
             card.name = r.text(I_NAME, "name")?;
             card.birth_date = r.date(I_BIRTH, "birth_date")?;
-            card.card_version = Some(r.text(I_VERSION, "card_version")?);
-            card.authority_code = Some(r.text(I_AUTHORITY, "authority_code")?);
+            card.card_version = non_empty(r.text(I_VERSION, "card_version")?);
+            card.authority_code = non_empty(r.text(I_AUTHORITY, "authority_code")?);
             card.id_number_valid = foreign_2017_number_ok(&card.id_number, &nationality);
             card.nationality = Some(nationality);
         }
@@ -149,7 +149,7 @@ pub fn parse_text(text: &[u8; TEXT_LEN]) -> Result<IdCard, CardDataError> {
             en.zeroize();
             card.id_number = r.text(ID_NUMBER, "id_number")?;
             card.nationality = Some(r.text(Y_NATIONALITY, "nationality")?);
-            card.previous_number_link = Some(r.text(Y_PREVIOUS, "previous_number_link")?);
+            card.previous_number_link = non_empty(r.text(Y_PREVIOUS, "previous_number_link")?);
             card.id_number_valid = id_number_check_ok(&card.id_number);
         }
     }
@@ -292,6 +292,11 @@ impl Reader<'_> {
         }
         text.parse().map_err(|_| CardDataError::BadCode(field))
     }
+}
+
+/// Layout-specific extras that a card may leave blank are absent rather than empty.
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
 }
 
 /// Cards pad with spaces; some readers leave NULs.
