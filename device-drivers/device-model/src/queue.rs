@@ -79,7 +79,7 @@ pub trait Worker: Send + 'static {
     fn run(&mut self, job: Self::Job);
 
     /// Called between commands when its time has come (presence polling, reconnecting);
-    /// returns how long until the next call.
+    /// returns how long after it ends until the next call. Queued commands run first.
     fn tick(&mut self) -> Duration;
 }
 
@@ -100,14 +100,15 @@ impl<J: Send + 'static> CommandQueue<J> {
             .spawn(move || {
                 let mut next_tick = Instant::now();
                 loop {
-                    let now = Instant::now();
-                    if now >= next_tick {
-                        next_tick = Instant::now() + worker.tick();
-                        continue;
-                    }
-                    match rx.recv_timeout(next_tick - now) {
+                    // Commands first: a tick that takes longer than its interval (probing a
+                    // silent device) must not starve them.
+                    let wait = next_tick.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(wait) {
                         Ok(job) => worker.run(job),
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            let interval = worker.tick();
+                            next_tick = Instant::now() + interval;
+                        }
                         Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     }
                 }
@@ -170,19 +171,18 @@ mod tests {
         }
     }
 
-    /// Records the order jobs ran in; a job `(n, None)` is dropped without an answer.
+    /// Records the order jobs ran in; job 99 makes the worker panic, as a bug would.
     struct Recorder(Arc<Mutex<Vec<u32>>>);
 
-    type Job = (u32, Option<Completion<u32, TestError>>);
+    type Job = (u32, Completion<u32, TestError>);
 
     impl Worker for Recorder {
         type Job = Job;
         fn run(&mut self, (n, done): Job) {
+            assert_ne!(n, 99, "worker bug");
             std::thread::sleep(Duration::from_millis(2));
             self.0.lock().unwrap().push(n);
-            if let Some(done) = done {
-                done.complete(Ok(n));
-            }
+            done.complete(Ok(n));
         }
         fn tick(&mut self) -> Duration {
             Duration::from_secs(3600)
@@ -196,7 +196,7 @@ mod tests {
         let mut pending = Vec::new();
         for n in 0..20 {
             let (done, p) = completion();
-            queue.submit((n, Some(done)));
+            queue.submit((n, done));
             pending.push(p);
         }
         for (n, p) in pending.into_iter().enumerate() {
@@ -205,21 +205,44 @@ mod tests {
         assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
     }
 
-    #[tokio::test]
-    async fn a_dropped_or_unrun_command_completes_as_abandoned() {
-        let queue = CommandQueue::spawn("test", Recorder(Default::default())).unwrap();
-        let (done, p) = completion::<u32, TestError>();
-        drop(done);
-        assert_eq!(p.await, Err(TestError::Abandoned));
+    /// A worker whose ticks take longer than the interval they ask for.
+    struct SlowTicker;
 
-        // A job submitted after the worker is gone still completes.
-        let (done, p) = completion::<u32, TestError>();
-        drop(queue);
-        let stopped = CommandQueue::<Job> {
-            tx: None,
-            thread: None,
-        };
-        stopped.submit((1, Some(done)));
-        assert_eq!(p.await, Err(TestError::Abandoned));
+    impl Worker for SlowTicker {
+        type Job = Completion<u32, TestError>;
+        fn run(&mut self, done: Self::Job) {
+            done.complete(Ok(7));
+        }
+        fn tick(&mut self) -> Duration {
+            std::thread::sleep(Duration::from_millis(30));
+            Duration::from_millis(1)
+        }
+    }
+
+    #[tokio::test]
+    async fn slow_ticks_do_not_starve_commands() {
+        let queue = CommandQueue::spawn("test", SlowTicker).unwrap();
+        for _ in 0..5 {
+            let (done, pending) = completion();
+            queue.submit(done);
+            let answer = tokio::time::timeout(Duration::from_secs(5), pending).await;
+            assert_eq!(answer.expect("command ran between ticks"), Ok(7));
+        }
+    }
+
+    #[tokio::test]
+    async fn commands_of_a_worker_that_died_complete_as_abandoned() {
+        let queue = CommandQueue::spawn("test", Recorder(Default::default())).unwrap();
+        // The command running when the worker panics, and one queued behind it.
+        let (running, running_pending) = completion();
+        let (queued, queued_pending) = completion();
+        queue.submit((99, running));
+        queue.submit((1, queued));
+        assert_eq!(running_pending.await, Err(TestError::Abandoned));
+        assert_eq!(queued_pending.await, Err(TestError::Abandoned));
+        // And one submitted after it died.
+        let (late, late_pending) = completion();
+        queue.submit((2, late));
+        assert_eq!(late_pending.await, Err(TestError::Abandoned));
     }
 }

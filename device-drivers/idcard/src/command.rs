@@ -1,6 +1,7 @@
 //! The reader's commands (devices.md §1.3) and the layouts of their replies (§1.5).
 
 use crate::frame::{Frame, Request};
+use crate::sw3::Sw3;
 use thiserror::Error;
 use zeroize::Zeroize;
 
@@ -88,6 +89,25 @@ impl Command {
             }
     }
 
+    /// Whether a reply with this result code and this much data can answer this command. One that
+    /// cannot is stale (the late answer to an earlier command) and is ignored.
+    pub fn fits(self, sw3: Sw3, data_len: usize) -> bool {
+        const READ: usize = 4 + TEXT_LEN + PHOTO_LEN;
+        match (self, sw3) {
+            (Command::FindCard, Sw3::CardFound) => data_len == 4,
+            (_, Sw3::CardFound) | (Command::FindCard, Sw3::Success) => false,
+            (Command::SelectCard, Sw3::Success) => data_len == 8,
+            (Command::SamId, Sw3::Success) => data_len == 16,
+            (Command::ReadNewestAddress, Sw3::Success) => data_len == ADDRESS_LEN,
+            (Command::ReadTextPhoto, Sw3::Success) => data_len == READ,
+            (Command::ReadTextPhotoFingerprint, Sw3::Success) => {
+                (0..=2).any(|n| data_len == READ + 2 + n * FINGERPRINT_TEMPLATE_LEN)
+            }
+            // Reset, status, baud, and every error: no data.
+            _ => data_len == 0,
+        }
+    }
+
     /// A short name for logs and error messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -121,7 +141,8 @@ pub enum Baud {
 }
 
 impl Baud {
-    const ALL: [Baud; 5] = [
+    /// Every speed, the power-on default first.
+    pub const ALL: [Baud; 5] = [
         Baud::B115200,
         Baud::B57600,
         Baud::B38400,
@@ -327,6 +348,33 @@ mod tests {
         }
         assert_eq!(Command::from_code(0x60, 5), None);
         assert_eq!(Command::from_code(0x30, 0x02), None);
+    }
+
+    #[test]
+    fn only_replies_of_the_right_shape_answer_a_command() {
+        assert!(Command::FindCard.fits(Sw3::CardFound, 4));
+        assert!(Command::FindCard.fits(Sw3::NoCard, 0));
+        assert!(
+            !Command::FindCard.fits(Sw3::Success, 0),
+            "a late reply to a reset"
+        );
+        assert!(
+            !Command::SamStatus.fits(Sw3::CardFound, 4),
+            "a late reply to a find"
+        );
+        assert!(
+            !Command::ReadNewestAddress.fits(Sw3::Success, 1284),
+            "a late card read"
+        );
+        assert!(Command::ReadTextPhoto.fits(Sw3::Success, 1284));
+        for fp in [0, 512, 1024] {
+            assert!(Command::ReadTextPhotoFingerprint.fits(Sw3::Success, 1286 + fp));
+        }
+        assert!(!Command::ReadTextPhotoFingerprint.fits(Sw3::Success, 1286 + 100));
+        assert!(!Command::ReadTextPhotoFingerprint.fits(Sw3::Success, 1284));
+        assert!(Command::SelectCard.fits(Sw3::Success, 8));
+        assert!(!Command::SelectCard.fits(Sw3::Success, 0));
+        assert!(Command::ReadTextPhoto.fits(Sw3::ReadFailed, 0));
     }
 
     #[test]

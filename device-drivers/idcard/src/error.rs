@@ -41,6 +41,9 @@ pub enum IdCardError {
     /// The card's text block cannot be a card's.
     #[error("unreadable card data: {0}")]
     CardData(#[from] CardDataError),
+    /// Another card is on the reader than the one read last.
+    #[error("a different card is on the reader")]
+    CardChanged,
     /// The caller canceled.
     #[error("canceled")]
     Canceled,
@@ -52,7 +55,7 @@ pub enum IdCardError {
 impl DeviceFault for IdCardError {
     fn code(&self) -> ErrorCode {
         match self {
-            IdCardError::NoCard => ErrorCode::UserError,
+            IdCardError::NoCard | IdCardError::CardChanged => ErrorCode::UserError,
             IdCardError::Sam(sw3) => sw3.classify().map_or(ErrorCode::InternalError, |c| c.0),
             IdCardError::Timeout { .. } => ErrorCode::Timeout,
             IdCardError::Checksum { .. } | IdCardError::Malformed(_) | IdCardError::CardData(_) => {
@@ -66,7 +69,9 @@ impl DeviceFault for IdCardError {
 
     fn action(&self) -> ActionHint {
         match self {
-            IdCardError::NoCard | IdCardError::Canceled => ActionHint::Retry,
+            IdCardError::NoCard | IdCardError::CardChanged | IdCardError::Canceled => {
+                ActionHint::Retry
+            }
             IdCardError::Sam(sw3) => sw3.classify().map_or(ActionHint::Engineer, |c| c.1),
             // Re-seating the USB cable is a job for staff; a card whose data is unreadable is
             // taken to the counter.

@@ -3,7 +3,7 @@
 //! rate and faults that can be injected while it runs.
 
 use crate::card::{CardDataError, IdCard, encode_text, encode_ucs2};
-use crate::command::{ADDRESS_LEN, CardBlocks, Command};
+use crate::command::{ADDRESS_LEN, CardBlocks, Command, PHOTO_LEN};
 use crate::frame::{Decoded, Decoder, Frame, PREAMBLE, Reply, Request};
 use crate::sw3::Sw3;
 use rand::Rng;
@@ -57,6 +57,8 @@ struct SimCard {
 /// The reader's state, changed by the host's commands and by the world.
 pub struct SimReader {
     decoder: Decoder<Request>,
+    /// Requests received and being processed (answered at [`Responder::resume`]).
+    pending: VecDeque<Option<Command>>,
     card: Option<SimCard>,
     selected: bool,
     sam_failed: bool,
@@ -69,6 +71,7 @@ impl SimReader {
     fn new() -> Self {
         Self {
             decoder: Decoder::new(),
+            pending: VecDeque::new(),
             card: None,
             selected: false,
             sam_failed: false,
@@ -89,16 +92,27 @@ impl SimReader {
         }
     }
 
+    /// A request arrived: the module works on it, then answers (in `answer`).
     fn handle(&mut self, request: &Request, out: &mut Vec<Transmit>) {
         let command = Command::from_code(request.cmd, request.para);
         if let Some(c) = command {
             self.commands.push(c);
         }
-        let is_read = matches!(
-            command,
-            Some(Command::ReadTextPhoto | Command::ReadTextPhotoFingerprint)
-        );
-        let fault = self.take_fault(is_read);
+        out.push(Transmit::Wait(if is_read(command) {
+            self.processing.read
+        } else {
+            self.processing.command
+        }));
+        self.pending.push_back(command);
+        out.push(Transmit::Resume);
+    }
+
+    /// Answers the oldest request, as things stand after its processing time.
+    fn answer(&mut self, out: &mut Vec<Transmit>) {
+        let Some(command) = self.pending.pop_front() else {
+            return;
+        };
+        let fault = self.take_fault(is_read(command));
         if fault == Some(SimFault::Silence) {
             return;
         }
@@ -106,12 +120,12 @@ impl SimReader {
             self.card = None;
             self.selected = false;
         }
-        out.push(Transmit::Wait(if is_read {
-            self.processing.read
-        } else {
-            self.processing.command
-        }));
-        let mut bytes = self.respond(command).encode();
+        let reply = self.respond(command);
+        let switch_baud = match command {
+            Some(Command::SetBaud(baud)) if reply.sw3 == Sw3::Success.code() => Some(baud),
+            _ => None,
+        };
+        let mut bytes = reply.encode();
         match fault {
             Some(SimFault::BadChecksum) => {
                 if let Some(last) = bytes.last_mut() {
@@ -136,7 +150,7 @@ impl SimReader {
             _ => {}
         }
         out.push(Transmit::Bytes(bytes));
-        if let Some(Command::SetBaud(baud)) = command {
+        if let Some(baud) = switch_baud {
             out.push(Transmit::SetBaud(baud.bps()));
         }
     }
@@ -154,10 +168,14 @@ impl SimReader {
                 reply(Sw3::Success, vec![])
             }
             Command::SamId => reply(Sw3::Success, SIM_SAM_ID.to_vec()),
-            Command::FindCard => match &self.card {
-                Some(_) => reply(Sw3::CardFound, vec![0; 4]),
-                None => reply(Sw3::NoCard, vec![]),
-            },
+            Command::FindCard => {
+                // Every read starts again from find: a selection does not outlive it.
+                self.selected = false;
+                match &self.card {
+                    Some(_) => reply(Sw3::CardFound, vec![0; 4]),
+                    None => reply(Sw3::NoCard, vec![]),
+                }
+            }
             Command::SelectCard => match &self.card {
                 Some(c) => {
                     self.selected = true;
@@ -209,6 +227,17 @@ impl Responder for SimReader {
             }
         }
     }
+
+    fn resume(&mut self, out: &mut Vec<Transmit>) {
+        self.answer(out);
+    }
+}
+
+fn is_read(command: Option<Command>) -> bool {
+    matches!(
+        command,
+        Some(Command::ReadTextPhoto | Command::ReadTextPhotoFingerprint)
+    )
 }
 
 /// A simulated reader running on a PTY.
@@ -237,6 +266,20 @@ impl IdCardSimulator {
     /// Lays `card` on the reader (replacing any card there).
     pub fn insert(&self, card: &IdCard) -> Result<(), CardDataError> {
         let text = encode_text(card)?;
+        if card.photo_wlt.len() != PHOTO_LEN {
+            return Err(CardDataError::WrongSize {
+                field: "photo_wlt_base64",
+                expected: "1024 bytes",
+            });
+        }
+        if let Some(fp) = &card.fingerprint
+            && !matches!(fp.len(), 0 | 512 | 1024)
+        {
+            return Err(CardDataError::WrongSize {
+                field: "fingerprint_base64",
+                expected: "0, 512 or 1024 bytes",
+            });
+        }
         if let Some(address) = &card.newest_address {
             encode_ucs2(&mut [0u8; ADDRESS_LEN], "newest_address", address)?;
         }

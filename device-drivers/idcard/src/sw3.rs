@@ -119,11 +119,6 @@ impl Sw3 {
         }
     }
 
-    /// Whether the command did what was asked (`90`, `9F`), or found nothing to read (`91`).
-    pub fn is_ok(self) -> bool {
-        matches!(self, Sw3::Success | Sw3::CardFound | Sw3::NoContent)
-    }
-
     /// The meaning, for a technician.
     pub fn meaning(self) -> &'static str {
         match self {
@@ -179,11 +174,6 @@ impl Sw3 {
             Sw3::Undefined(_) => (HardwareError, Engineer),
         })
     }
-
-    /// Whether the code says the SAM module itself is unusable (the device is in hardwareError).
-    pub fn is_sam_fault(self) -> bool {
-        matches!(self, Sw3::SelfTestFailed | Sw3::NotAuthorised)
-    }
 }
 
 #[cfg(test)]
@@ -195,7 +185,8 @@ mod tests {
         for sw3 in Sw3::DEFINED {
             assert_eq!(Sw3::from(sw3.code()), sw3);
             assert_ne!(sw3.meaning(), Sw3::Undefined(0).meaning());
-            assert_eq!(sw3.classify().is_none(), sw3.is_ok(), "{sw3:?}");
+            let ok = matches!(sw3, Sw3::Success | Sw3::CardFound | Sw3::NoContent);
+            assert_eq!(sw3.classify().is_none(), ok, "{sw3:?}");
         }
         let defined: Vec<u8> = Sw3::DEFINED.iter().map(|s| s.code()).collect();
         for code in 0..=255u8 {
@@ -223,6 +214,5 @@ mod tests {
             Sw3::SamAuthenticatingCardFailed.classify(),
             Some((ErrorCode::InvalidData, ActionHint::Staff))
         );
-        assert!(Sw3::SelfTestFailed.is_sam_fault() && !Sw3::ReadFailed.is_sam_fault());
     }
 }

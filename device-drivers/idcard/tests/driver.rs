@@ -157,18 +157,25 @@ async fn the_sam_id_is_read_in_the_vendor_format() {
 }
 
 #[tokio::test]
-async fn a_reader_at_another_baud_rate_is_offline_until_the_driver_matches_it() {
+async fn a_reader_left_at_another_baud_rate_is_found_by_probing() {
     let mut rig = Rig::new(9600, |c| c.baud = 115_200);
     rig.sim.insert(&card("resident")).unwrap();
-    let err = rig
+    let status = rig
+        .wait_status("online at 9600", |s| {
+            s.device == DeviceState::Online && s.class.baud == 9600
+        })
+        .await;
+    assert_eq!(status.fault, None);
+    let read = rig
         .reader
         .read_card(ReadOptions::default(), go())
         .await
-        .unwrap_err();
-    assert!(matches!(err, IdCardError::Timeout { .. }), "{err}");
-    let status = rig.wait_state(DeviceState::Offline).await;
-    assert_eq!(status.fault.unwrap().code, ErrorCode::Timeout);
+        .unwrap();
+    assert!(read == card("resident"));
+}
 
+#[tokio::test]
+async fn a_driver_at_the_readers_baud_rate_reads_at_once() {
     let rig = Rig::new(9600, |c| c.baud = 9600);
     rig.sim.insert(&card("resident")).unwrap();
     assert!(
@@ -270,19 +277,86 @@ async fn a_reader_plugged_in_after_start_comes_online_by_itself() {
 }
 
 #[tokio::test]
-async fn one_lost_reply_is_noise_two_make_the_reader_offline() {
+async fn one_lost_reply_is_noise_a_silent_reader_is_offline() {
     let mut rig = Rig::standard();
     rig.wait_state(DeviceState::Online).await;
     rig.sim.inject(SimFault::Silence, When::NextCommand);
     let err = rig.reader.sam_status(go()).await.unwrap_err();
     assert!(matches!(err, IdCardError::Timeout { .. }));
     assert_eq!(rig.status.borrow().device, DeviceState::Online);
-    rig.sim.inject(SimFault::Silence, When::NextCommand);
-    rig.sim.inject(SimFault::Silence, When::NextCommand);
-    let _ = rig.reader.sam_status(go()).await;
-    let _ = rig.reader.sam_status(go()).await;
+
+    rig.sim.inject(SimFault::Silence, When::Always);
+    for _ in 0..2 {
+        let err = rig.reader.sam_status(go()).await.unwrap_err();
+        assert!(matches!(err, IdCardError::Timeout { .. }));
+    }
     let status = rig.wait_state(DeviceState::Offline).await;
-    assert_eq!(status.fault.unwrap().action, ActionHint::Engineer);
-    assert_eq!(rig.reader.sam_status(go()).await, Ok(SamHealth::Ok));
+    let fault = status.fault.unwrap();
+    assert_eq!(
+        (fault.code, fault.action),
+        (ErrorCode::Timeout, ActionHint::Engineer)
+    );
+    rig.sim.clear_faults();
     rig.wait_state(DeviceState::Online).await;
+    assert_eq!(rig.reader.sam_status(go()).await, Ok(SamHealth::Ok));
+}
+
+#[tokio::test]
+async fn a_late_reply_is_not_taken_for_the_next_commands_answer() {
+    // The reader takes longer to read than the driver waits; its reply comes after the timeout.
+    let rig = Rig::new(115_200, |c| c.read_timeout = Duration::from_millis(200));
+    rig.sim.insert(&card("resident")).unwrap();
+    rig.sim.set_processing_time(ProcessingTime {
+        command: Duration::ZERO,
+        read: Duration::from_millis(700),
+    });
+    let err = rig
+        .reader
+        .read_card(ReadOptions::default(), go())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdCardError::Timeout { .. }), "{err}");
+    // The next commands get their own answers, although the late card data arrives first.
+    assert_eq!(rig.reader.sam_status(go()).await, Ok(SamHealth::Ok));
+    assert_eq!(
+        rig.reader.sam_id(go()).await.unwrap().to_string(),
+        "05.01-20240309-0000000001-0000000042"
+    );
+}
+
+#[tokio::test]
+async fn the_newest_address_is_only_read_from_the_card_read_last() {
+    let rig = Rig::standard();
+    let mut first = card("resident");
+    first.newest_address = Some("北京市西城区西长安街1号".into());
+    rig.sim.insert(&first).unwrap();
+    rig.reader
+        .read_card(ReadOptions::default(), go())
+        .await
+        .unwrap();
+    assert_eq!(
+        rig.reader.read_newest_address(go()).await,
+        Ok(Some("北京市西城区西长安街1号".into()))
+    );
+    rig.sim.insert(&card("hmt_residence_permit")).unwrap();
+    assert_eq!(
+        rig.reader.read_newest_address(go()).await,
+        Err(IdCardError::CardChanged)
+    );
+}
+
+#[test]
+fn the_simulator_refuses_a_card_whose_photo_is_not_1024_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = idcard::sim::IdCardSimulator::start(&dir.path().join("idcard"), 115_200).unwrap();
+    let mut bad = card("resident");
+    bad.photo_wlt.truncate(1000);
+    assert!(matches!(
+        sim.insert(&bad),
+        Err(idcard::card::CardDataError::WrongSize {
+            field: "photo_wlt_base64",
+            ..
+        })
+    ));
+    assert!(!sim.has_card());
 }

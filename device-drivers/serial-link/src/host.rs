@@ -2,9 +2,10 @@
 
 use serialport::{ClearBuffer, DataBits, FlowControl, Parity, SerialPort, StopBits, TTYPort};
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use zeroize::Zeroize;
 
 /// How long one blocking read waits before the deadline and cancellation are looked at again.
 const READ_SLICE: Duration = Duration::from_millis(20);
@@ -12,10 +13,10 @@ const READ_SLICE: Duration = Duration::from_millis(20);
 /// Why a link operation failed.
 #[derive(Debug)]
 pub enum LinkError {
-    /// The port is not there (unplugged, or never present).
+    /// The port is gone (unplugged, or never present), or hung up under us: it must be re-opened.
     Gone(io::Error),
-    /// The port is there but could not be used.
-    Io(io::Error),
+    /// The port is there but cannot be opened (busy, no permission).
+    Unusable(io::Error),
     /// Nothing complete arrived before the deadline.
     Timeout,
     /// The caller canceled.
@@ -26,7 +27,7 @@ impl std::fmt::Display for LinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinkError::Gone(e) => write!(f, "port gone: {e}"),
-            LinkError::Io(e) => write!(f, "port error: {e}"),
+            LinkError::Unusable(e) => write!(f, "port unusable: {e}"),
             LinkError::Timeout => f.write_str("timeout"),
             LinkError::Canceled => f.write_str("canceled"),
         }
@@ -38,12 +39,13 @@ impl std::fmt::Display for LinkError {
 #[derive(Debug)]
 pub struct Port {
     inner: TTYPort,
+    path: PathBuf,
 }
 
 impl Port {
     /// Opens `path` at `baud` for exclusive use and discards anything already in its buffers.
     pub fn open(path: &Path, baud: u32) -> Result<Self, LinkError> {
-        let inner = serialport::new(path.to_string_lossy(), baud)
+        let opened = serialport::new(path.to_string_lossy(), baud)
             .data_bits(DataBits::Eight)
             .parity(Parity::None)
             .stop_bits(StopBits::One)
@@ -51,27 +53,35 @@ impl Port {
             .preserve_dtr_on_open()
             .timeout(READ_SLICE)
             .open_native()
-            .map_err(|e| classify(io::Error::from(e)))?;
-        inner
-            .clear(ClearBuffer::All)
-            .map_err(|e| classify(io::Error::from(e)))?;
-        Ok(Self { inner })
+            .and_then(|p| p.clear(ClearBuffer::All).map(|()| p));
+        match opened {
+            Ok(inner) => Ok(Self {
+                inner,
+                path: path.to_owned(),
+            }),
+            // serialport reports a busy port and a missing one alike; the path tells them apart.
+            Err(e) if path.exists() => Err(LinkError::Unusable(e.into())),
+            Err(e) => Err(LinkError::Gone(e.into())),
+        }
+    }
+
+    /// The path the port was opened by.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Changes the line speed (after the device was told to change its own).
     pub fn set_baud(&mut self, baud: u32) -> Result<(), LinkError> {
-        self.inner
-            .set_baud_rate(baud)
-            .map_err(|e| classify(io::Error::from(e)))
+        self.inner.set_baud_rate(baud).map_err(|e| gone(e.into()))
     }
 
     /// Drops stale input, then writes `bytes` whole.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
         self.inner
             .clear(ClearBuffer::Input)
-            .map_err(|e| classify(io::Error::from(e)))?;
-        self.inner.write_all(bytes).map_err(classify)?;
-        self.inner.flush().map_err(classify)
+            .map_err(|e| gone(e.into()))?;
+        self.inner.write_all(bytes).map_err(gone)?;
+        self.inner.flush().map_err(gone)
     }
 
     /// Feeds arriving bytes to `accept` until it returns a value, the deadline passes, or
@@ -83,46 +93,76 @@ impl Port {
         mut accept: impl FnMut(&[u8]) -> Option<T>,
     ) -> Result<T, LinkError> {
         let mut buf = [0u8; 4096];
-        loop {
+        let result = loop {
             if cancel.is_cancelled() {
-                return Err(LinkError::Canceled);
+                break Err(LinkError::Canceled);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(LinkError::Timeout);
-            }
-            self.inner
-                .set_timeout(left.min(READ_SLICE))
-                .map_err(|e| classify(io::Error::from(e)))?;
-            match self.inner.read(&mut buf) {
-                // A tty read of 0 bytes is a hang-up: the other end closed.
-                Ok(0) => return Err(LinkError::Gone(io::ErrorKind::BrokenPipe.into())),
+            match self.read_some(&mut buf, deadline) {
+                Ok(0) => {}
                 Ok(n) => {
                     if let Some(value) = accept(&buf[..n]) {
-                        return Ok(value);
+                        break Ok(value);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(classify(e)),
+                Err(e) => break Err(e),
             }
+        };
+        // The buffer held what the device sent, which may be a citizen's card.
+        buf.zeroize();
+        result
+    }
+
+    /// Reads and discards until the line has been quiet for `quiet`, or `max` has passed: what
+    /// a device still sends after a timeout must not be taken for the next command's answer.
+    pub fn drain(&mut self, quiet: Duration, max: Duration) -> Result<usize, LinkError> {
+        let end = Instant::now() + max;
+        let mut buf = [0u8; 4096];
+        let mut drained = 0;
+        let mut last = Instant::now();
+        while Instant::now() < end && last.elapsed() < quiet {
+            match self.read_some(&mut buf, (Instant::now() + READ_SLICE).min(end)) {
+                Ok(0) => {}
+                Ok(n) => {
+                    drained += n;
+                    last = Instant::now();
+                }
+                Err(LinkError::Timeout) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        buf.zeroize();
+        Ok(drained)
+    }
+
+    /// One read of what has arrived, waiting at most until `deadline`; `Ok(0)` if nothing came
+    /// within one slice.
+    fn read_some(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, LinkError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(LinkError::Timeout);
+        }
+        self.inner
+            .set_timeout(left.min(READ_SLICE))
+            .map_err(|e| gone(e.into()))?;
+        match self.inner.read(buf) {
+            // A tty read of 0 bytes after poll said "readable" is a hang-up.
+            Ok(0) => Err(LinkError::Gone(io::ErrorKind::BrokenPipe.into())),
+            Ok(n) => Ok(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(gone(e)),
         }
     }
 }
 
-/// Sorts an I/O error into "the device went away" and anything else.
-fn classify(e: io::Error) -> LinkError {
-    use nix::errno::Errno;
-    let gone = matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::BrokenPipe | io::ErrorKind::NotConnected
-    ) || matches!(
-        e.raw_os_error().map(Errno::from_raw),
-        Some(Errno::EIO | Errno::ENXIO | Errno::ENODEV | Errno::ENOENT)
-    );
-    if gone {
-        LinkError::Gone(e)
-    } else {
-        LinkError::Io(e)
-    }
+/// An I/O error on an open port: whatever the cause (unplugged, hung up, a USB glitch), the port
+/// is unusable until it is re-opened.
+fn gone(e: io::Error) -> LinkError {
+    LinkError::Gone(e)
 }

@@ -48,11 +48,6 @@ impl PtyDevice {
         })
     }
 
-    /// The PTY's own device path (what the link points at).
-    pub fn slave_path(&self) -> &Path {
-        &self.slave
-    }
-
     /// The line speed the host set on its end.
     ///
     /// Read with `TCGETS2`, because hosts (the `serialport` crate among them) set arbitrary rates

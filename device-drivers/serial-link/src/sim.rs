@@ -27,17 +27,25 @@ pub enum Transmit {
     SetBaud(u32),
     /// The device is pulled out (the PTY and its link vanish).
     Unplug,
+    /// Call [`Responder::resume`] now (after a `Wait`), so that what it answers reflects what
+    /// the world did meanwhile.
+    Resume,
 }
 
 /// The device side of a protocol: bytes from the host in, what to transmit out.
 pub trait Responder: Send + 'static {
     /// Called with each chunk the host sent, in order. Push the reaction to `out`.
     fn receive(&mut self, bytes: &[u8], out: &mut Vec<Transmit>);
+
+    /// Called for each [`Transmit::Resume`]; push what to transmit next.
+    fn resume(&mut self, _out: &mut Vec<Transmit>) {}
 }
 
 struct Shared<R> {
     responder: Mutex<R>,
     link: PathBuf,
+    /// The speed the device powers up at; a replug resets it to this.
+    power_on_baud: u32,
     baud: AtomicU32,
     want_plugged: AtomicBool,
     plugged: AtomicBool,
@@ -56,6 +64,7 @@ impl<R: Responder> SimHandle<R> {
         let shared = Arc::new(Shared {
             responder: Mutex::new(responder),
             link: link.to_owned(),
+            power_on_baud: baud,
             baud: AtomicU32::new(baud),
             want_plugged: AtomicBool::new(true),
             plugged: AtomicBool::new(false),
@@ -82,10 +91,7 @@ impl<R: Responder> SimHandle<R> {
 
     /// The simulated device's state, to change it as the world would.
     pub fn device(&self) -> MutexGuard<'_, R> {
-        self.shared
-            .responder
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.shared)
     }
 
     /// The baud rate the device talks at now.
@@ -98,7 +104,8 @@ impl<R: Responder> SimHandle<R> {
         self.set_plugged(false);
     }
 
-    /// Plugs it back in (a new PTY behind the same link); returns once the link is there.
+    /// Plugs it back in (a new PTY behind the same link, the device powered up again at its
+    /// power-on baud rate); returns once the link is there.
     pub fn replug(&self) {
         self.set_plugged(true);
     }
@@ -110,8 +117,10 @@ impl<R: Responder> SimHandle<R> {
 
     fn set_plugged(&self, on: bool) {
         self.shared.want_plugged.store(on, Ordering::SeqCst);
+        let give_up = Instant::now() + Duration::from_secs(10);
         while self.shared.plugged.load(Ordering::SeqCst) != on
             && self.thread.as_ref().is_some_and(|t| !t.is_finished())
+            && Instant::now() < give_up
         {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -135,7 +144,11 @@ fn run<R: Responder>(shared: &Shared<R>, mut device: Option<PtyDevice>) {
         if want != device.is_some() {
             device = if want {
                 match PtyDevice::create(&shared.link) {
-                    Ok(d) => Some(d),
+                    Ok(d) => {
+                        // Plugged in again: powered up again.
+                        shared.baud.store(shared.power_on_baud, Ordering::SeqCst);
+                        Some(d)
+                    }
                     Err(error) => {
                         tracing::error!(%error, link = %shared.link.display(), "simulator cannot replug");
                         std::thread::sleep(POLL);
@@ -170,30 +183,49 @@ fn run<R: Responder>(shared: &Shared<R>, mut device: Option<PtyDevice>) {
         }
         // The bytes would have taken their wire time to arrive.
         std::thread::sleep(wire_time(n, baud));
-        shared
-            .responder
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .receive(&buf[..n], &mut out);
-        for t in out.drain(..) {
-            match t {
-                Transmit::Bytes(bytes) => {
-                    let baud = shared.baud.load(Ordering::SeqCst);
-                    if !send_paced(dev, &bytes, baud, shared) {
-                        break;
-                    }
+        lock(shared).receive(&buf[..n], &mut out);
+        if !transmit(dev, &mut out, shared) {
+            // Pulled out by the device itself: gone at once, until the world plugs it back.
+            shared.want_plugged.store(false, Ordering::SeqCst);
+            device = None;
+            shared.plugged.store(false, Ordering::SeqCst);
+        }
+    }
+    shared.plugged.store(false, Ordering::SeqCst);
+}
+
+/// Carries out what the responder asked for, in order. Returns false if the device unplugged
+/// itself.
+fn transmit<R: Responder>(dev: &PtyDevice, out: &mut Vec<Transmit>, shared: &Shared<R>) -> bool {
+    let mut queue: std::collections::VecDeque<Transmit> = out.drain(..).collect();
+    while let Some(t) = queue.pop_front() {
+        match t {
+            Transmit::Bytes(bytes) => {
+                let baud = shared.baud.load(Ordering::SeqCst);
+                if !send_paced(dev, &bytes, baud, shared) {
+                    return true;
                 }
-                Transmit::Wait(d) => sleep_unless_unplugged(d, shared),
-                Transmit::SetBaud(b) => shared.baud.store(b, Ordering::SeqCst),
-                Transmit::Unplug => {
-                    shared.want_plugged.store(false, Ordering::SeqCst);
-                    break;
+            }
+            Transmit::Wait(d) => sleep_unless_unplugged(d, shared),
+            Transmit::SetBaud(b) => shared.baud.store(b, Ordering::SeqCst),
+            Transmit::Unplug => return false,
+            Transmit::Resume => {
+                let mut more = Vec::new();
+                lock(shared).resume(&mut more);
+                for (i, t) in more.into_iter().enumerate() {
+                    queue.insert(i, t);
                 }
             }
         }
-        out.clear();
     }
-    shared.plugged.store(false, Ordering::SeqCst);
+    true
+}
+
+fn lock<R>(shared: &Shared<R>) -> MutexGuard<'_, R> {
+    shared
+        .responder
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Writes `bytes` so that byte `i` is handed over when its last bit would have arrived.

@@ -189,6 +189,10 @@ async fn sim_idcard(
         .map_err(|e| format!("cannot read {}: {e}", card_path.display()))?;
     let card: IdCard = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a card: {e}", card_path.display()))?;
+    // Handlers first: whoever sees the link may signal at once.
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| e.to_string())?;
     let sim = IdCardSimulator::start(&link, baud)
         .map_err(|e| format!("cannot create {}: {e}", link.display()))?;
     sim.insert(&card)
@@ -206,9 +210,6 @@ async fn sim_idcard(
         card_type = ?card.card_type,
         "idcard simulator serving; SIGUSR1 takes the card away or puts it back"
     );
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             _ = term.recv() => break,

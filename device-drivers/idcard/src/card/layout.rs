@@ -32,6 +32,14 @@ pub enum CardDataError {
         /// Its capacity in UTF-16 units.
         max: usize,
     },
+    /// A block of the card has the wrong size.
+    #[error("field {field}: must be {expected}")]
+    WrongSize {
+        /// The field.
+        field: &'static str,
+        /// The sizes it can have.
+        expected: &'static str,
+    },
     /// A field this layout requires is missing.
     #[error("field {0} is required for this card type")]
     Missing(&'static str),
@@ -306,12 +314,22 @@ fn trim(s: &str) -> &str {
 
 /// UCS-2 (UTF-16) little-endian text, padding included.
 fn decode_ucs2(bytes: &[u8], field: &'static str) -> Result<String, CardDataError> {
+    // Allocated once at its largest (3 UTF-8 bytes a UTF-16 unit), so that growing it leaves no
+    // stray copies of the text on the heap.
+    let mut text = String::with_capacity(bytes.len() / 2 * 3);
     let units = bytes
         .chunks_exact(2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]));
-    char::decode_utf16(units)
-        .collect::<Result<String, _>>()
-        .map_err(|_| CardDataError::BadText(field))
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => text.push(c),
+            Err(_) => {
+                text.zeroize();
+                return Err(CardDataError::BadText(field));
+            }
+        }
+    }
+    Ok(text)
 }
 
 /// A UCS-2 field of the card without its padding.

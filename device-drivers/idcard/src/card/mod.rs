@@ -256,6 +256,7 @@ impl Drop for IdCard {
     fn drop(&mut self) {
         self.name.zeroize();
         self.name_en.zeroize();
+        self.sex = Sex::Unknown;
         self.nation_code.zeroize();
         self.nation.zeroize();
         self.nationality.zeroize();
@@ -263,7 +264,14 @@ impl Drop for IdCard {
         self.address.zeroize();
         self.id_number.zeroize();
         self.issuer.zeroize();
+        self.valid_from = Date::default();
+        self.valid_to = ValidTo::LongTerm;
         self.pass_number.zeroize();
+        self.issue_count.zeroize();
+        self.renewal_count.zeroize();
+        self.card_version.zeroize();
+        self.authority_code.zeroize();
+        self.previous_number_link.zeroize();
         self.photo_wlt.zeroize();
         self.fingerprint.zeroize();
         self.newest_address.zeroize();

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, missing_docs)] // each test binary uses part of it
 use device_model::{Device, DeviceState, Status};
+use idcard::command::Command;
 use idcard::sim::IdCardSimulator;
 use idcard::{IdCard, IdCardEvent, IdReaderStatus, ReaderConfig, SerialIdCardReader};
 use std::path::{Path, PathBuf};
@@ -45,8 +46,9 @@ impl Rig {
         let mut config = ReaderConfig::new(&link);
         config.poll_interval = POLL;
         config.reconnect_interval = Duration::from_millis(50);
-        config.command_timeout = Duration::from_millis(300);
-        config.read_timeout = Duration::from_millis(600);
+        // Generous: a loaded CI machine must not turn a slow reply into a lost one.
+        config.command_timeout = Duration::from_millis(500);
+        config.read_timeout = Duration::from_millis(2000);
         tweak(&mut config);
         let reader = SerialIdCardReader::open(config).unwrap();
         let events = reader.events();
@@ -84,13 +86,50 @@ impl Rig {
         }
     }
 
-    /// Asserts that nothing is reported during a number of poll intervals.
-    pub async fn expect_quiet(&mut self, polls: u32) {
-        tokio::time::sleep(POLL * polls).await;
+    /// Asserts that nothing is reported while the driver polls `polls` more times (counted at
+    /// the simulator, so a slow machine only makes it take longer).
+    pub async fn expect_quiet(&mut self, polls: usize) {
+        let seen = self.finds();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.finds() < seen + polls {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the driver stopped polling"
+            );
+            tokio::time::sleep(POLL / 4).await;
+        }
+        self.expect_no_event();
+    }
+
+    /// Asserts that nothing is reported during `time` (when the reader cannot be polled).
+    pub async fn expect_quiet_for(&mut self, time: Duration) {
+        tokio::time::sleep(time).await;
+        self.expect_no_event();
+    }
+
+    fn expect_no_event(&mut self) {
         match self.events.try_recv() {
             Err(broadcast::error::TryRecvError::Empty) => {}
             other => panic!("expected no event, got {other:?}"),
         }
+    }
+
+    /// How many times the simulator was asked to find a card.
+    pub fn finds(&self) -> usize {
+        self.sim
+            .commands()
+            .iter()
+            .filter(|c| **c == Command::FindCard)
+            .count()
+    }
+
+    /// How many times the simulator was asked to read a card.
+    pub fn reads(&self) -> usize {
+        self.sim
+            .commands()
+            .iter()
+            .filter(|c| **c == Command::ReadTextPhoto)
+            .count()
     }
 
     /// Waits until the status satisfies `want`, and returns it.
