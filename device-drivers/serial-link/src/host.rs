@@ -80,6 +80,11 @@ impl Port {
         self.inner
             .clear(ClearBuffer::Input)
             .map_err(|e| gone(e.into()))?;
+        self.write(bytes)
+    }
+
+    /// Writes `bytes` whole, keeping what has arrived (a handshake in the middle of an exchange).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
         self.inner.write_all(bytes).map_err(gone)?;
         self.inner.flush().map_err(gone)
     }
@@ -165,4 +170,108 @@ impl Port {
 /// is unusable until it is re-opened.
 fn gone(e: io::Error) -> LinkError {
     LinkError::Gone(e)
+}
+
+/// A port that may come and go: opened on demand, closed when it fails, re-opened at most every
+/// `retry` after a failed open. Each new reason it cannot be opened is logged once.
+#[derive(Debug)]
+pub struct Line {
+    path: PathBuf,
+    baud: u32,
+    retry: Duration,
+    port: Option<Port>,
+    next_open: Instant,
+    last_error: Option<String>,
+}
+
+impl Line {
+    /// A line to the device at `path`, not opened yet.
+    pub fn new(path: &Path, baud: u32, retry: Duration) -> Self {
+        Self {
+            path: path.to_owned(),
+            baud,
+            retry,
+            port: None,
+            next_open: Instant::now(),
+            last_error: None,
+        }
+    }
+
+    /// The device's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The line speed the port is (or will be) set to.
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    /// Whether the port is open.
+    pub fn is_open(&self) -> bool {
+        self.port.is_some()
+    }
+
+    /// Whether an open attempt is due (the last one failed less than `retry` ago: not yet).
+    pub fn open_due(&self) -> bool {
+        Instant::now() >= self.next_open
+    }
+
+    /// Waits `retry` before the next open attempt.
+    pub fn defer_open(&mut self) {
+        self.next_open = Instant::now() + self.retry;
+    }
+
+    /// The open port, opening it if needed. Returns whether it was just opened.
+    pub fn open(&mut self) -> Result<(&mut Port, bool), LinkError> {
+        let fresh = self.port.is_none();
+        if fresh {
+            match Port::open(&self.path, self.baud) {
+                Ok(port) => {
+                    tracing::info!(path = %self.path.display(), baud = self.baud, "port open");
+                    self.last_error = None;
+                    self.port = Some(port);
+                }
+                Err(e) => {
+                    self.defer_open();
+                    let text = e.to_string();
+                    if self.last_error.as_deref() != Some(&text) {
+                        tracing::warn!(path = %self.path.display(), error = %text, "port cannot be opened");
+                        self.last_error = Some(text);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        match self.port.as_mut() {
+            Some(port) => Ok((port, fresh)),
+            None => Err(LinkError::Gone(io::ErrorKind::NotFound.into())),
+        }
+    }
+
+    /// Closes the port after a failure (or when its device node vanished); the next `open`
+    /// tries again at once.
+    pub fn close(&mut self) {
+        self.port = None;
+        self.next_open = Instant::now();
+    }
+
+    /// Closes the port if its device node is gone (unplugged while nothing was sent).
+    /// Returns whether it did.
+    pub fn close_if_vanished(&mut self) -> bool {
+        let vanished = self.port.is_some() && !self.path.exists();
+        if vanished {
+            self.close();
+        }
+        vanished
+    }
+
+    /// Changes the line speed, now if the port is open, else at the next open.
+    pub fn set_baud(&mut self, baud: u32) -> Result<(), LinkError> {
+        self.baud = baud;
+        match self.port.as_mut() {
+            Some(port) => port.set_baud(baud),
+            None => Ok(()),
+        }
+    }
 }
