@@ -191,15 +191,21 @@ impl SimDispenser {
                 data: Vec::new(),
             },
         };
-        let good = reply.encode();
-        let mut bytes = good.clone();
+        self.last_reply = Some(reply.encode());
+        self.send_last_reply(out);
+    }
+
+    /// Sends the last reply (again, after a NAK), corrupted while corruption is injected.
+    fn send_last_reply(&mut self, out: &mut Vec<Transmit>) {
+        let Some(mut bytes) = self.last_reply.clone() else {
+            return;
+        };
         if self.corrupt_replies > 0 {
             self.corrupt_replies -= 1;
             if let Some(last) = bytes.last_mut() {
                 *last ^= 0x5A;
             }
         }
-        self.last_reply = Some(good);
         out.push(Transmit::Bytes(bytes));
     }
 
@@ -238,11 +244,7 @@ impl Responder for SimDispenser {
                         self.schedule(command, out);
                     }
                 }
-                Decoded::Control(NAK) => {
-                    if let Some(reply) = &self.last_reply {
-                        out.push(Transmit::Bytes(reply.clone()));
-                    }
-                }
+                Decoded::Control(NAK) => self.send_last_reply(out),
                 Decoded::Control(EOT) => self.waiting.clear(),
                 Decoded::Control(_) | Decoded::Skipped(_) => {}
             }
@@ -293,6 +295,16 @@ impl DispenserSimulator {
     /// The citizen takes the card waiting at the gate (if there is one).
     pub fn take_card(&self) {
         self.sim.device().take();
+    }
+
+    /// Feeds a card to the gate without being asked, as an interrupted dispense leaves one.
+    pub fn leave_card_at_gate(&self) {
+        let mut dev = self.sim.device();
+        if dev.feed().is_ok() {
+            // Nobody is there to take it.
+            dev.channel = Channel::AtGate;
+            dev.at_gate_since = None;
+        }
     }
 
     /// From now on the citizen takes each card this long after it reaches the gate.

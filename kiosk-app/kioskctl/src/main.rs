@@ -35,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: IdcardCommand,
     },
+    /// The certificate card dispenser.
+    Dispenser {
+        #[command(subcommand)]
+        command: DispenserCommand,
+    },
     /// Simulated devices on pseudo-terminals.
     Sim {
         #[command(subcommand)]
@@ -65,6 +70,46 @@ enum IdcardCommand {
     },
 }
 
+/// How to reach a dispenser.
+#[derive(clap::Args)]
+struct DispenserPort {
+    /// The dispenser's serial port.
+    #[arg(long)]
+    port: PathBuf,
+    /// Line speed.
+    #[arg(long, default_value_t = 9600)]
+    baud: u32,
+    /// Device address (DIP switches).
+    #[arg(long, default_value_t = 0)]
+    address: u8,
+    /// Send ENQ after each acknowledged command (for dispensers that wait for it).
+    #[arg(long)]
+    enq: bool,
+}
+
+#[derive(Subcommand)]
+enum DispenserCommand {
+    /// Read the sensors.
+    Status {
+        #[command(flatten)]
+        port: DispenserPort,
+        /// Print one JSON object instead of a line of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hand out one card; take it back if it is not taken in time.
+    Dispense {
+        #[command(flatten)]
+        port: DispenserPort,
+        /// How long the card waits at the gate.
+        #[arg(long, default_value_t = 30)]
+        take_timeout_s: u64,
+        /// Where the dispensed/retained counts are kept.
+        #[arg(long)]
+        counts: Option<PathBuf>,
+    },
+}
+
 #[derive(Subcommand)]
 enum SimCommand {
     /// Simulate an ID card reader with a card on it until killed. SIGUSR1 takes the card away
@@ -82,6 +127,33 @@ enum SimCommand {
         /// A fault the reader shows at every command, for tests and training.
         #[arg(long, value_enum)]
         fault: Option<FaultArg>,
+    },
+    /// Simulate a card dispenser until killed. SIGUSR1: the citizen takes the card at the gate.
+    Dispenser {
+        /// Where to put the symlink to the simulator's PTY.
+        #[arg(long)]
+        link: PathBuf,
+        /// Cards in the stacker.
+        #[arg(long, default_value_t = 100)]
+        cards: u32,
+        /// Line speed.
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// The citizen takes each card this long after it reaches the gate.
+        #[arg(long)]
+        take_after_ms: Option<u64>,
+        /// Cards the reject bin holds.
+        #[arg(long, default_value_t = 20)]
+        reject_capacity: u32,
+        /// Answer only after the host's ENQ.
+        #[arg(long)]
+        require_enq: bool,
+        /// Marker of negative replies.
+        #[arg(long, default_value = "E", value_parser = ["E", "N"])]
+        negative_marker: String,
+        /// Every card move fails with "card jam".
+        #[arg(long)]
+        jammed: bool,
     },
 }
 
@@ -103,7 +175,7 @@ fn main() -> ExitCode {
     // simulators log what they do.
     let default_log = match cli.command {
         Command::Sim { .. } => "info",
-        Command::Idcard { .. } => "off",
+        Command::Idcard { .. } | Command::Dispenser { .. } => "off",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -142,6 +214,36 @@ fn main() -> ExitCode {
                     newest_address,
                 };
                 idcard_read(config, options).await
+            }
+            Command::Dispenser { command } => dispenser_command(command).await,
+            Command::Sim {
+                command:
+                    SimCommand::Dispenser {
+                        link,
+                        cards,
+                        baud,
+                        take_after_ms,
+                        reject_capacity,
+                        require_enq,
+                        negative_marker,
+                        jammed,
+                    },
+            } => {
+                let config = dispenser::sim::SimConfig {
+                    baud,
+                    cards,
+                    reject_capacity,
+                    require_enq,
+                    negative_marker: negative_marker.as_bytes().first().copied().unwrap_or(b'E'),
+                    ..Default::default()
+                };
+                sim_dispenser(
+                    link,
+                    config,
+                    take_after_ms.map(Duration::from_millis),
+                    jammed,
+                )
+                .await
             }
             Command::Sim {
                 command:
@@ -226,6 +328,114 @@ async fn sim_idcard(
         }
     }
     // Dropping the simulator removes its link.
+    drop(sim);
+    Ok(())
+}
+
+fn dispenser_config(port: DispenserPort) -> dispenser::DispenserConfig {
+    let mut config = dispenser::DispenserConfig::new(port.port);
+    config.baud = port.baud;
+    config.address = port.address;
+    config.send_enq = port.enq;
+    config
+}
+
+async fn dispenser_command(command: DispenserCommand) -> Result<(), String> {
+    use device_model::Device;
+    use dispenser::{CardDispenser, SerialCardDispenser, Stacker};
+
+    match command {
+        DispenserCommand::Status { port, json } => {
+            let dispenser = SerialCardDispenser::open(dispenser_config(port))
+                .map_err(|e| format!("cannot start driver: {e}"))?;
+            let sensors = dispenser
+                .sensors(CancellationToken::new())
+                .await
+                .map_err(|e| e.to_string())?;
+            let state = dispenser.status().borrow().device;
+            let stacker = match sensors.stacker {
+                Stacker::Ok => "ok",
+                Stacker::Low => "low",
+                Stacker::Empty => "empty",
+            };
+            let at_gate = sensors.channel == dispenser::Channel::AtGate;
+            if json {
+                let value = serde_json::json!({
+                    "state": state,
+                    "stacker": stacker,
+                    "reject_bin_full": sensors.reject_bin_full,
+                    "card_at_gate": at_gate,
+                });
+                println!("{value}");
+            } else {
+                let state = serde_json::to_value(state).map_err(|e| e.to_string())?;
+                println!(
+                    "state {}, stacker {stacker}, reject bin {}, {}",
+                    state.as_str().unwrap_or("?"),
+                    if sensors.reject_bin_full {
+                        "full"
+                    } else {
+                        "not full"
+                    },
+                    if at_gate {
+                        "a card at the gate"
+                    } else {
+                        "no card at the gate"
+                    }
+                );
+            }
+            Ok(())
+        }
+        DispenserCommand::Dispense {
+            port,
+            take_timeout_s,
+            counts,
+        } => {
+            let mut config = dispenser_config(port);
+            config.counts_file = counts;
+            let dispenser = SerialCardDispenser::open(config)
+                .map_err(|e| format!("cannot start driver: {e}"))?;
+            let outcome = dispenser
+                .dispense(
+                    Duration::from_secs(take_timeout_s),
+                    CancellationToken::new(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::json!({ "outcome": outcome }));
+            Ok(())
+        }
+    }
+}
+
+async fn sim_dispenser(
+    link: PathBuf,
+    config: dispenser::sim::SimConfig,
+    take_after: Option<Duration>,
+    jammed: bool,
+) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    // Handlers first: whoever sees the link may signal at once.
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| e.to_string())?;
+    let cards = config.cards;
+    let sim = dispenser::sim::DispenserSimulator::start(&link, config)
+        .map_err(|e| format!("cannot create {}: {e}", link.display()))?;
+    sim.set_take_after(take_after);
+    sim.set_jammed(jammed);
+    tracing::info!(link = %link.display(), cards, "dispenser simulator serving; SIGUSR1: the citizen takes the card");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr1.recv() => {
+                sim.take_card();
+                tracing::info!("card taken from the gate");
+            }
+        }
+    }
     drop(sim);
     Ok(())
 }
