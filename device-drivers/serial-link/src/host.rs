@@ -249,6 +249,11 @@ impl Line {
         }
     }
 
+    /// The port, if it is open.
+    pub fn port(&mut self) -> Option<&mut Port> {
+        self.port.as_mut()
+    }
+
     /// Closes the port after a failure (or when its device node vanished); the next `open`
     /// tries again at once.
     pub fn close(&mut self) {

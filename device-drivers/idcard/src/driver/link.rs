@@ -7,7 +7,7 @@ use crate::error::IdCardError;
 use crate::frame::{Decoded, Decoder, Reply};
 use crate::sw3::Sw3;
 use device_model::{DeviceFault, DeviceState};
-use serial_link::host::{LinkError, Port};
+use serial_link::host::LinkError;
 use serial_link::wire_time;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,15 +24,15 @@ impl ReaderWorker {
     /// Before the driver's own polling: makes sure the port is open and the reader answers.
     /// Returns false when it does not (yet); the status says why.
     pub(super) fn keep_link(&mut self) -> bool {
-        if self.port.is_some() && !self.config.path.exists() {
+        if self.line.close_if_vanished() {
             // The device node vanished: unplugged, even if nothing was sent to notice it.
             self.link_failed(LinkError::Gone(std::io::ErrorKind::NotFound.into()));
         }
         let offline = self.status.current().device == DeviceState::Offline;
-        if self.port.is_some() && !offline {
+        if self.line.is_open() && !offline {
             return true;
         }
-        if Instant::now() < self.next_open {
+        if !self.line.open_due() {
             return false;
         }
         // Just (re)opened, or silent: ask the SAM how it is, which also sets the status.
@@ -42,7 +42,7 @@ impl ReaderWorker {
             // another. Each attempt probes one other speed.
             || (self.status.current().device == DeviceState::Offline && self.probe_next_baud());
         if !answered {
-            self.next_open = Instant::now() + self.config.reconnect_interval;
+            self.line.defer_open();
         }
         answered
     }
@@ -50,7 +50,7 @@ impl ReaderWorker {
     /// Asks the SAM for its status at the next speed it could have; stays there if it answers,
     /// else returns to the speed it is believed to have.
     fn probe_next_baud(&mut self) -> bool {
-        let believed = self.baud;
+        let believed = self.line.baud();
         let mut order = vec![self.config.baud];
         order.extend(
             Baud::ALL
@@ -84,13 +84,7 @@ impl ReaderWorker {
     }
 
     fn set_line_speed(&mut self, bps: u32) -> Result<(), IdCardError> {
-        self.baud = bps;
-        if let Some(port) = self.port.as_mut()
-            && let Err(e) = port.set_baud(bps)
-        {
-            return Err(self.link_failed(e));
-        }
-        Ok(())
+        self.line.set_baud(bps).map_err(|e| self.link_failed(e))
     }
 
     /// Sends one command and waits for its reply, retrying once when either side saw a bad
@@ -132,10 +126,19 @@ impl ReaderWorker {
         let timeout = self.timeout_for(command);
         let request = command.encode();
         for attempt in 0..2 {
-            self.connect()?;
-            let (Some(port), decoder) = (self.port.as_mut(), &mut self.decoder) else {
-                return Err(IdCardError::Abandoned);
+            let (port, fresh) = match self.line.open() {
+                Ok(opened) => opened,
+                Err(e) => {
+                    let error = port_error(self.line.path(), e);
+                    self.observe_error(&error);
+                    return Err(error);
+                }
             };
+            if fresh {
+                // The card may have changed while the port was away.
+                self.presence.lost_sight();
+            }
+            let decoder = &mut self.decoder;
             decoder.clear();
             let outcome = port.send(&request).and_then(|()| {
                 port.receive(Instant::now() + timeout, cancel, |bytes| {
@@ -181,9 +184,9 @@ impl ReaderWorker {
     /// After a timeout or a cancel the reader may still be answering: let it finish, so that
     /// its late reply is not taken for the next command's.
     fn drain(&mut self) {
-        let quiet = Duration::from_millis(30) + wire_time(16, self.baud);
+        let quiet = Duration::from_millis(30) + wire_time(16, self.line.baud());
         let max = self.timeout_for(Command::ReadTextPhotoFingerprint);
-        if let Some(port) = self.port.as_mut()
+        if let Some(port) = self.line.port()
             && let Err(e) = port.drain(quiet, max)
         {
             self.link_failed(e);
@@ -195,39 +198,13 @@ impl ReaderWorker {
             Command::ReadTextPhoto | Command::ReadTextPhotoFingerprint => self.config.read_timeout,
             _ => self.config.command_timeout,
         };
-        acting + wire_time(command.max_reply_bytes() + 10, self.baud)
-    }
-
-    /// Opens the port if it is not open.
-    fn connect(&mut self) -> Result<(), IdCardError> {
-        if self.port.is_none() {
-            match Port::open(&self.config.path, self.baud) {
-                Ok(port) => {
-                    tracing::info!(path = %self.config.path.display(), baud = self.baud, "reader port open");
-                    self.last_port_error = None;
-                    // The card may have changed while the port was away.
-                    self.presence.lost_sight();
-                    self.port = Some(port);
-                }
-                Err(e) => {
-                    self.next_open = Instant::now() + self.config.reconnect_interval;
-                    let error = port_error(&self.config.path, e);
-                    if self.last_port_error.as_ref() != Some(&error) {
-                        tracing::warn!(%error, "reader port cannot be opened");
-                        self.last_port_error = Some(error.clone());
-                    }
-                    return Err(error);
-                }
-            }
-        }
-        Ok(())
+        acting + wire_time(command.max_reply_bytes() + 10, self.line.baud())
     }
 
     /// The port failed under us: close it so that the next command or tick re-opens it.
     pub(super) fn link_failed(&mut self, e: LinkError) -> IdCardError {
-        self.port = None;
-        self.next_open = Instant::now();
-        let error = port_error(&self.config.path, e);
+        self.line.close();
+        let error = port_error(self.line.path(), e);
         self.observe_error(&error);
         error
     }

@@ -17,11 +17,11 @@ use crate::sw3::Sw3;
 use device_model::{CommandQueue, Device, Fault, Status, StatusPublisher, Worker, completion};
 use presence::Presence;
 use serde::{Deserialize, Serialize};
-use serial_link::host::Port;
+use serial_link::host::Line;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -191,11 +191,8 @@ impl SerialIdCardReader {
         ));
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let worker = ReaderWorker {
-            baud: config.baud,
+            line: Line::new(&config.path, config.baud, config.reconnect_interval),
             config,
-            port: None,
-            last_port_error: None,
-            next_open: Instant::now(),
             decoder: Decoder::new(),
             status: status.clone(),
             events: events.clone(),
@@ -338,12 +335,8 @@ fn sam_health(sw3: Sw3) -> SamHealth {
 /// The driver's state, owned by its thread.
 struct ReaderWorker {
     config: ReaderConfig,
-    /// The line speed the port is set to now.
-    baud: u32,
-    port: Option<Port>,
-    /// The last reason the port could not be opened, to log each new reason once.
-    last_port_error: Option<IdCardError>,
-    next_open: Instant,
+    /// The port, and the speed it is set to now.
+    line: Line,
     decoder: Decoder<Reply>,
     status: Arc<StatusPublisher<IdReaderStatus>>,
     events: broadcast::Sender<IdCardEvent>,
