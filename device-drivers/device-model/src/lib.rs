@@ -18,7 +18,7 @@ pub mod persist;
 mod queue;
 mod status;
 
-pub use queue::{CommandError, CommandQueue, Completion, Pending, Worker, completion};
+pub use queue::{CommandError, CommandQueue, Completion, Job, Pending, Worker, completion};
 pub use status::{ActionHint, DeviceFault, DeviceState, ErrorCode, Fault, Status, StatusPublisher};
 
 use tokio::sync::{broadcast, watch};

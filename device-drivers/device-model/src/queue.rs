@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 /// The errors every device command can end with, besides the class's own.
 pub trait CommandError: DeviceFault + Send + 'static {
@@ -124,6 +125,33 @@ impl<J: Send + 'static> CommandQueue<J> {
         if let Some(tx) = &self.tx {
             let _ = tx.send(job);
         }
+    }
+}
+
+/// A command as a closure run on the worker's thread, with the worker's state at hand.
+pub type Job<W> = Box<dyn FnOnce(&mut W) + Send>;
+
+impl<W: 'static> CommandQueue<Job<W>> {
+    /// Queues `f` as one command. It completes exactly once: with what `f` returns, as canceled if
+    /// `cancel` fired before it started, or as abandoned if the worker is gone.
+    pub fn call<T, E>(
+        &self,
+        cancel: CancellationToken,
+        f: impl FnOnce(&mut W, &CancellationToken) -> Result<T, E> + Send + 'static,
+    ) -> Pending<T, E>
+    where
+        T: Send + 'static,
+        E: CommandError,
+    {
+        let (done, pending) = completion();
+        self.submit(Box::new(move |w: &mut W| {
+            if cancel.is_cancelled() {
+                done.complete(Err(E::canceled()));
+            } else {
+                done.complete(f(w, &cancel));
+            }
+        }));
+        pending
     }
 }
 

@@ -12,7 +12,7 @@ use crate::frame::{ACK, CommandFrame, Decoded, Decoder, ENQ, NAK, ReplyFrame};
 use device_model::persist::{load_json, store_json};
 use device_model::{
     ActionHint, CommandQueue, Device, DeviceFault, DeviceState, ErrorCode, Status, StatusPublisher,
-    Worker, completion,
+    Worker,
 };
 use serde::{Deserialize, Serialize};
 use serial_link::host::{Line, LinkError};
@@ -132,7 +132,7 @@ pub trait CardDispenser: Device<Class = DispenserStatus, Event = DispenserEvent>
     ) -> impl Future<Output = Result<Sensors, DispenserError>> + Send;
 }
 
-type Job = Box<dyn FnOnce(&mut DispenserWorker) + Send>;
+type Job = device_model::Job<DispenserWorker>;
 
 /// A card dispenser on a serial port.
 pub struct SerialCardDispenser {
@@ -174,24 +174,6 @@ impl SerialCardDispenser {
             events,
         })
     }
-
-    fn call<T: Send + 'static>(
-        &self,
-        cancel: CancellationToken,
-        f: impl FnOnce(&mut DispenserWorker, &CancellationToken) -> Result<T, DispenserError>
-        + Send
-        + 'static,
-    ) -> device_model::Pending<T, DispenserError> {
-        let (done, pending) = completion();
-        self.queue.submit(Box::new(move |w: &mut DispenserWorker| {
-            if cancel.is_cancelled() {
-                done.complete(Err(DispenserError::Canceled));
-            } else {
-                done.complete(f(w, &cancel));
-            }
-        }));
-        pending
-    }
 }
 
 impl Device for SerialCardDispenser {
@@ -212,7 +194,7 @@ impl CardDispenser for SerialCardDispenser {
         &self,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<Sensors, DispenserError>> + Send {
-        self.call(cancel, |w, cancel| w.read_sensors(cancel))
+        self.queue.call(cancel, |w, cancel| w.read_sensors(cancel))
     }
 
     fn dispense(
@@ -220,14 +202,15 @@ impl CardDispenser for SerialCardDispenser {
         take_timeout: Duration,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<Outcome, DispenserError>> + Send {
-        self.call(cancel, move |w, cancel| w.dispense(take_timeout, cancel))
+        self.queue
+            .call(cancel, move |w, cancel| w.dispense(take_timeout, cancel))
     }
 
     fn initialise(
         &self,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<Sensors, DispenserError>> + Send {
-        self.call(cancel, |w, cancel| {
+        self.queue.call(cancel, |w, cancel| {
             let before = w.read_sensors(cancel)?;
             w.command(Command::InitialiseCapture, cancel)?;
             if before.channel != Channel::Empty {

@@ -14,7 +14,7 @@ use crate::command::{Baud, CardBlocks, Command, SamId, malformed};
 use crate::error::IdCardError;
 use crate::frame::{Decoder, Reply};
 use crate::sw3::Sw3;
-use device_model::{CommandQueue, Device, Fault, Status, StatusPublisher, Worker, completion};
+use device_model::{CommandQueue, Device, Fault, Status, StatusPublisher, Worker};
 use presence::Presence;
 use serde::{Deserialize, Serialize};
 use serial_link::host::Line;
@@ -165,7 +165,7 @@ pub trait IdCardReader: Device<Class = IdReaderStatus, Event = IdCardEvent> {
     fn set_presence_polling(&self, on: bool);
 }
 
-type Job = Box<dyn FnOnce(&mut ReaderWorker) + Send>;
+type Job = device_model::Job<ReaderWorker>;
 
 /// Card events kept for a receiver that has not read them yet. Small on purpose: a receiver
 /// that lags keeps card data alive until it is overwritten, so receivers must keep up.
@@ -210,22 +210,6 @@ impl SerialIdCardReader {
             events,
         })
     }
-
-    fn call<T: Send + 'static>(
-        &self,
-        cancel: CancellationToken,
-        f: impl FnOnce(&mut ReaderWorker, &CancellationToken) -> Result<T, IdCardError> + Send + 'static,
-    ) -> device_model::Pending<T, IdCardError> {
-        let (done, pending) = completion();
-        self.queue.submit(Box::new(move |w: &mut ReaderWorker| {
-            if cancel.is_cancelled() {
-                done.complete(Err(IdCardError::Canceled));
-            } else {
-                done.complete(f(w, &cancel));
-            }
-        }));
-        pending
-    }
 }
 
 impl Device for SerialIdCardReader {
@@ -248,7 +232,7 @@ impl IdCardReader for SerialIdCardReader {
         options: ReadOptions,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<IdCard, IdCardError>> + Send {
-        self.call(cancel, move |w, cancel| {
+        self.queue.call(cancel, move |w, cancel| {
             w.expect(Command::FindCard, Sw3::CardFound, cancel)?;
             let serial = w.select(cancel)?;
             let card = w.read_selected(serial, options, cancel)?;
@@ -262,7 +246,7 @@ impl IdCardReader for SerialIdCardReader {
         &self,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<Option<String>, IdCardError>> + Send {
-        self.call(cancel, |w, cancel| {
+        self.queue.call(cancel, |w, cancel| {
             // A standalone 30 03 needs the card found and selected again (devices.md §1.3).
             w.expect(Command::FindCard, Sw3::CardFound, cancel)?;
             let serial = w.select(cancel)?;
@@ -277,7 +261,7 @@ impl IdCardReader for SerialIdCardReader {
         &self,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<(), IdCardError>> + Send {
-        self.call(cancel, |w, cancel| {
+        self.queue.call(cancel, |w, cancel| {
             w.expect(Command::ResetSam, Sw3::Success, cancel).map(drop)
         })
     }
@@ -286,7 +270,7 @@ impl IdCardReader for SerialIdCardReader {
         &self,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<SamHealth, IdCardError>> + Send {
-        self.call(cancel, |w, cancel| {
+        self.queue.call(cancel, |w, cancel| {
             let reply = w.exchange(Command::SamStatus, cancel)?;
             Ok(sam_health(Sw3::from(reply.sw3)))
         })
@@ -296,7 +280,7 @@ impl IdCardReader for SerialIdCardReader {
         &self,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<SamId, IdCardError>> + Send {
-        self.call(cancel, |w, cancel| {
+        self.queue.call(cancel, |w, cancel| {
             let reply = w.expect(Command::SamId, Sw3::Success, cancel)?;
             Ok(SamId::parse(&reply.data)?)
         })
@@ -307,7 +291,7 @@ impl IdCardReader for SerialIdCardReader {
         baud: Baud,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<(), IdCardError>> + Send {
-        self.call(cancel, move |w, cancel| {
+        self.queue.call(cancel, move |w, cancel| {
             w.expect(Command::SetBaud(baud), Sw3::Success, cancel)?;
             w.switch_baud(baud.bps())
         })
