@@ -1,63 +1,12 @@
 //! `kioskctl sim dispenser` and `kioskctl dispenser …` as a technician runs them.
 
-use nix::sys::signal::Signal;
-use nix::unistd::Pid;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const KIOSKCTL: &str = env!("CARGO_BIN_EXE_kioskctl");
+use common::{Sim, failure, kioskctl};
+use std::process::Output;
 
-/// A `kioskctl sim dispenser` process, stopped with SIGTERM when dropped.
-struct Sim {
-    child: Child,
-    link: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sim {
-    fn start(extra: &[&str]) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("dispenser");
-        let child = Command::new(KIOSKCTL)
-            .args(["sim", "dispenser", "--link"])
-            .arg(&link)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while !link.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "simulator never made its link"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Sim {
-            child,
-            link,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
-fn kioskctl(args: &[&str], port: &std::path::Path) -> Output {
-    Command::new(KIOSKCTL)
-        .args(args)
-        .arg("--port")
-        .arg(port)
-        .output()
-        .unwrap()
+fn start_sim(args: &[&str]) -> Sim {
+    Sim::start("dispenser", args)
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -67,13 +16,13 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn status_reports_stacker_bin_and_gate() {
-    let sim = Sim::start(&["--cards", "3"]);
+    let sim = start_sim(&["--cards", "3"]);
     let v = json(&kioskctl(&["dispenser", "status", "--json"], &sim.link));
     assert_eq!(
         v,
         serde_json::json!({"state": "online", "stacker": "low", "reject_bin_full": false, "card_at_gate": false})
     );
-    let sim = Sim::start(&["--cards", "0", "--reject-capacity", "0"]);
+    let sim = start_sim(&["--cards", "0", "--reject-capacity", "0"]);
     let v = json(&kioskctl(&["dispenser", "status", "--json"], &sim.link));
     assert_eq!(
         (v["stacker"].as_str(), v["reject_bin_full"].as_bool()),
@@ -83,14 +32,14 @@ fn status_reports_stacker_bin_and_gate() {
 
 #[test]
 fn a_card_taken_and_a_card_retained() {
-    let sim = Sim::start(&["--take-after-ms", "200"]);
+    let sim = start_sim(&["--take-after-ms", "200"]);
     let v = json(&kioskctl(
         &["dispenser", "dispense", "--take-timeout-s", "10"],
         &sim.link,
     ));
     assert_eq!(v, serde_json::json!({"outcome": "taken"}));
 
-    let sim = Sim::start(&[]);
+    let sim = start_sim(&[]);
     let v = json(&kioskctl(
         &["dispenser", "dispense", "--take-timeout-s", "1"],
         &sim.link,
@@ -100,7 +49,7 @@ fn a_card_taken_and_a_card_retained() {
 
 #[test]
 fn the_enq_handshake_and_the_n_marker_through_the_cli() {
-    let sim = Sim::start(&["--require-enq", "--negative-marker", "N", "--jammed"]);
+    let sim = start_sim(&["--require-enq", "--negative-marker", "N", "--jammed"]);
     let out = kioskctl(
         &["dispenser", "dispense", "--enq", "--take-timeout-s", "1"],
         &sim.link,

@@ -1,83 +1,30 @@
 //! `kioskctl sim idcard` and `kioskctl idcard read` as a technician runs them: two processes
 //! talking over a PTY.
 
-use nix::sys::signal::Signal;
-use nix::unistd::Pid;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const KIOSKCTL: &str = env!("CARGO_BIN_EXE_kioskctl");
+use common::{Sim, failure, kioskctl};
+use nix::sys::signal::Signal;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
 
 fn cards_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../device-drivers/idcard/tests/cards")
 }
 
-/// A `kioskctl sim idcard` process, stopped with SIGTERM when dropped.
-struct Sim {
-    child: Child,
-    link: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sim {
-    fn start(card: &str, extra: &[&str]) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("idcard");
-        let child = Command::new(KIOSKCTL)
-            .args(["sim", "idcard", "--link"])
-            .arg(&link)
-            .arg("--card")
-            .arg(cards_dir().join(format!("{card}.json")))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while !link.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "simulator never made its link"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Sim {
-            child,
-            link,
-            _dir: dir,
-        }
-    }
-
-    fn signal(&self, signal: Signal) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        nix::sys::signal::kill(pid, signal).unwrap();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.signal(Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
+/// A reader simulator with `card` on it.
+fn start_sim(card: &str, extra: &[&str]) -> Sim {
+    let card = cards_dir().join(format!("{card}.json"));
+    let mut args = vec!["--card", card.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Sim::start("idcard", &args)
 }
 
 fn read(port: &Path, extra: &[&str]) -> Output {
-    Command::new(KIOSKCTL)
-        .args(["idcard", "read", "--port"])
-        .arg(port)
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-/// Exit 2 and exactly one line on stderr; returns that line.
-fn failure(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(out.stdout.is_empty(), "{out:?}");
-    let err = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(err.lines().count(), 1, "{err:?}");
-    err.trim_end().to_owned()
+    let mut args = vec!["idcard", "read"];
+    args.extend_from_slice(extra);
+    kioskctl(&args, port)
 }
 
 #[test]
@@ -88,7 +35,7 @@ fn reading_each_card_type_prints_the_json_the_simulator_was_given() {
         "foreign_permanent_2017",
         "foreign_permanent_2023",
     ] {
-        let sim = Sim::start(name, &[]);
+        let sim = start_sim(name, &[]);
         let out = read(&sim.link, &[]);
         assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
         let stdout = String::from_utf8(out.stdout).unwrap();
@@ -104,7 +51,7 @@ fn reading_each_card_type_prints_the_json_the_simulator_was_given() {
 
 #[test]
 fn the_required_keys_are_printed_with_their_forms() {
-    let sim = Sim::start("resident", &[]);
+    let sim = start_sim("resident", &[]);
     let out = read(&sim.link, &["--baud", "115200", "--timeout-ms", "800"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["card_type"], "resident");
@@ -122,7 +69,7 @@ fn the_required_keys_are_printed_with_their_forms() {
 
 #[test]
 fn a_simulator_at_another_baud_rate_is_served_at_that_rate() {
-    let sim = Sim::start("resident", &["--baud", "9600"]);
+    let sim = start_sim("resident", &["--baud", "9600"]);
     let out = read(&sim.link, &["--baud", "9600"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     // A reader at 9600 does not hear a host at 115200.
@@ -132,7 +79,7 @@ fn a_simulator_at_another_baud_rate_is_served_at_that_rate() {
 
 #[test]
 fn the_card_taken_away_is_no_card_and_put_back_reads_again() {
-    let sim = Sim::start("resident", &[]);
+    let sim = start_sim("resident", &[]);
     sim.signal(Signal::SIGUSR1);
     let deadline = Instant::now() + Duration::from_secs(10);
     let line = loop {
@@ -155,25 +102,25 @@ fn failures_name_their_cause_on_one_line() {
     let line = failure(&read(&missing, &[]));
     assert!(line.starts_with("kioskctl: port error:"), "{line}");
 
-    let sim = Sim::start("resident", &["--fault", "bad-checksum"]);
+    let sim = start_sim("resident", &["--fault", "bad-checksum"]);
     let line = failure(&read(&sim.link, &[]));
     assert!(line.starts_with("kioskctl: checksum error"), "{line}");
 
-    let sim = Sim::start("resident", &["--fault", "sam-self-test-failed"]);
+    let sim = start_sim("resident", &["--fault", "sam-self-test-failed"]);
     let line = failure(&read(&sim.link, &[]));
     assert_eq!(
         line,
         "kioskctl: SAM error 0x60: SAM self-test failed (SAM自检失败)"
     );
 
-    let sim = Sim::start("resident", &["--fault", "silence"]);
+    let sim = start_sim("resident", &["--fault", "silence"]);
     let line = failure(&read(&sim.link, &["--timeout-ms", "100"]));
     assert!(
         line.starts_with("kioskctl: timeout: no reply to find card"),
         "{line}"
     );
 
-    let sim = Sim::start("resident", &["--fault", "garbage"]);
+    let sim = start_sim("resident", &["--fault", "garbage"]);
     assert_eq!(
         read(&sim.link, &[]).status.code(),
         Some(0),
