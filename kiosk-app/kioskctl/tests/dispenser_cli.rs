@@ -50,13 +50,8 @@ fn a_card_taken_and_a_card_retained() {
 #[test]
 fn the_enq_handshake_and_the_n_marker_through_the_cli() {
     let sim = start_sim(&["--require-enq", "--negative-marker", "N", "--jammed"]);
-    let out = kioskctl(
-        &["dispenser", "dispense", "--enq", "--take-timeout-s", "1"],
-        &sim.link,
-    );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let args = ["dispenser", "dispense", "--enq", "--take-timeout-s", "1"];
+    let err = failure(&kioskctl(&args, &sim.link));
     assert!(
         err.contains("dispenser error 10") && err.contains("card jam"),
         "{err}"
@@ -66,11 +61,6 @@ fn the_enq_handshake_and_the_n_marker_through_the_cli() {
 #[test]
 fn a_missing_port_is_one_line_and_exit_2() {
     let missing = tempfile::tempdir().unwrap().path().join("nothing");
-    let out = kioskctl(&["dispenser", "status", "--json"], &missing);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.starts_with("kioskctl: port error:") && err.lines().count() == 1,
-        "{err}"
-    );
+    let err = failure(&kioskctl(&["dispenser", "status", "--json"], &missing));
+    assert!(err.starts_with("kioskctl: port error:"), "{err}");
 }
