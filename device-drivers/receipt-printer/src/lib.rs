@@ -1,0 +1,18 @@
+//! ESC/POS receipt printers: the receipt model ([`doc`]), its encoding for a printer model
+//! ([`encode`], [`raster`]) and the printer's status ([`status`]), all with no I/O.
+//!
+//! Protocol facts and their sources: `shared/reference/devices.md` §2.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod doc;
+pub mod encode;
+pub mod raster;
+pub mod status;
+
+pub use doc::{Align, Barcode, Block, Receipt, Style};
+pub use encode::{EncodeError, Encoder, Presenter, Profile};
+pub use status::{Paper, PrinterCondition, StatusDecoder};
