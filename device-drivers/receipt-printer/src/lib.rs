@@ -10,6 +10,7 @@
 
 pub mod doc;
 pub mod encode;
+pub mod interp;
 pub mod raster;
 pub mod status;
 

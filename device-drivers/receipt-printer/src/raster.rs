@@ -119,11 +119,13 @@ impl FontRasterizer {
 
 impl Rasterizer for FontRasterizer {
     fn render(&self, text: &str, px: u32, bold: bool, max_width: u32) -> Bitmap {
-        // The em square is `px` high, as the printer's own CJK glyphs fill their cell.
+        // The em square is `px` dots, as the printer's own CJK glyphs fill their cell.
         let scale_of = |face: &FontVec| {
-            face.pt_to_px_scale(px as f32)
-                .unwrap_or(PxScale::from(px as f32))
+            let em = face.units_per_em().unwrap_or(1000.0);
+            PxScale::from(px as f32 * face.height_unscaled() / em)
         };
+        // Lines are spaced as the printer's default: 30 dots for a 24-dot font.
+        let pitch = px * 5 / 4;
         // Lay out: (face, char, x, line).
         let mut placed = Vec::new();
         let (mut x, mut line) = (0.0f32, 0u32);
@@ -135,7 +137,12 @@ impl Rasterizer for FontRasterizer {
             let Some(face) = self.face_for(c) else {
                 continue;
             };
-            let advance = face.as_scaled(scale_of(face)).h_advance(face.glyph_id(c));
+            // Like the printer's ROM fonts: half-width characters take exactly half a cell.
+            let advance = if c.is_ascii() {
+                px as f32 / 2.0
+            } else {
+                face.as_scaled(scale_of(face)).h_advance(face.glyph_id(c))
+            };
             if x > 0.0 && x + advance > max_width as f32 {
                 (x, line) = (0.0, line + 1);
             }
@@ -143,11 +150,11 @@ impl Rasterizer for FontRasterizer {
             x += advance;
         }
         let lines = if placed.is_empty() { 0 } else { line + 1 };
-        let mut bitmap = Bitmap::new(max_width, lines * px);
+        let mut bitmap = Bitmap::new(max_width, lines * pitch);
         for (face, c, x, line) in placed {
-            // Ideographs sit on a baseline about 0.86 em down their cell (serif faces reach a
-            // little lower than sans).
-            let baseline = (line as f32 + 0.86) * px as f32;
+            // Ideographs fill the em square, whose top is 0.88 em above the baseline; the spare
+            // eighth of the pitch above it keeps tall strokes from being cut.
+            let baseline = line as f32 * pitch as f32 + px as f32 * (0.125 + 0.88);
             let glyph = face
                 .glyph_id(c)
                 .with_scale_and_position(scale_of(face), ab_glyph::point(x, baseline));
@@ -159,7 +166,7 @@ impl Rasterizer for FontRasterizer {
                         let dy = bounds.min.y as i64 + i64::from(gy);
                         if let (Ok(dx), Ok(dy)) = (u32::try_from(dx), u32::try_from(dy)) {
                             // Only inside this line's cell: nothing spills into the next.
-                            if dy / px.max(1) == line {
+                            if dy / pitch.max(1) == line {
                                 bitmap.set(dx, dy);
                                 if bold {
                                     bitmap.set(dx + 1, dy);

@@ -9,7 +9,11 @@ fn a_character_outside_the_bmp_is_drawn_from_the_fallback_face() {
     // 𠮷 (U+20BB7) is only in the Serif face; 秀 is in both.
     let rare = fonts.render("𠮷", 48, false, 576);
     let common = fonts.render("秀", 48, false, 576);
-    assert_eq!((rare.height(), common.height()), (48, 48));
+    assert_eq!(
+        (rare.height(), common.height()),
+        (60, 60),
+        "48-dot glyphs at a 60-dot pitch"
+    );
     assert!(
         rare.black_dots() > 200,
         "drawn, not blank: {}",
@@ -45,5 +49,9 @@ fn a_receipt_with_a_rare_name_encodes_with_the_real_font() {
         u16::from_le_bytes([bytes[at + 4], bytes[at + 5]]),
         u16::from_le_bytes([bytes[at + 6], bytes[at + 7]]),
     );
-    assert_eq!((x, y), (72, 24), "one line the width of the paper");
+    assert_eq!(
+        (x, y),
+        (72, 30),
+        "one line the width of the paper, 30 dots a line"
+    );
 }
