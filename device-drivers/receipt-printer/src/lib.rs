@@ -1,5 +1,6 @@
 //! ESC/POS receipt printers: the receipt model ([`doc`]), its encoding for a printer model
-//! ([`encode`], [`raster`]) and the printer's status ([`status`]), all with no I/O.
+//! ([`encode`], [`raster`]) and the printer's status ([`status`]), all with no I/O; the printer's
+//! side of the protocol ([`interp`]) and a simulator running it on a pseudo-terminal ([`sim`]).
 //!
 //! Protocol facts and their sources: `shared/reference/devices.md` §2.
 
@@ -12,6 +13,7 @@ pub mod doc;
 pub mod encode;
 pub mod interp;
 pub mod raster;
+pub mod sim;
 pub mod status;
 
 pub use doc::{Align, Barcode, Block, Receipt, Style};

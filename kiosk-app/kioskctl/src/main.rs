@@ -128,6 +128,22 @@ enum SimCommand {
         #[arg(long, value_enum)]
         fault: Option<FaultArg>,
     },
+    /// Simulate an 80 mm receipt printer until killed: every cut receipt is filed in OUT as a
+    /// PNG (576 dots, 203 dpi) and a text transcript. SIGUSR1: the citizen takes the receipt.
+    Printer {
+        /// Where to put the symlink to the simulator's PTY.
+        #[arg(long)]
+        link: PathBuf,
+        /// Where receipts are filed.
+        #[arg(long)]
+        out: PathBuf,
+        /// Paper supply.
+        #[arg(long, default_value = "ok", value_parser = ["ok", "low", "out"])]
+        paper: String,
+        /// Line speed.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+    },
     /// Simulate a card dispenser until killed. SIGUSR1: the citizen takes the card at the gate.
     Dispenser {
         /// Where to put the symlink to the simulator's PTY.
@@ -216,6 +232,15 @@ fn main() -> ExitCode {
                 idcard_read(config, options).await
             }
             Command::Dispenser { command } => dispenser_command(command).await,
+            Command::Sim {
+                command:
+                    SimCommand::Printer {
+                        link,
+                        out,
+                        paper,
+                        baud,
+                    },
+            } => sim_printer(link, out, &paper, baud).await,
             Command::Sim {
                 command:
                     SimCommand::Dispenser {
@@ -433,6 +458,47 @@ async fn sim_dispenser(
             _ = usr1.recv() => {
                 sim.take_card();
                 tracing::info!("card taken from the gate");
+            }
+        }
+    }
+    drop(sim);
+    Ok(())
+}
+
+async fn sim_printer(link: PathBuf, out: PathBuf, paper: &str, baud: u32) -> Result<(), String> {
+    use receipt_printer::interp::Mechanics;
+    use receipt_printer::status::Paper;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| e.to_string())?;
+    let fonts = receipt_printer::raster::FontRasterizer::noto_cjk()
+        .map_err(|e| format!("no CJK font (Debian package fonts-noto-cjk): {e}"))?;
+    let sim = receipt_printer::sim::PrinterSimulator::start(
+        &link,
+        baud,
+        &out,
+        std::sync::Arc::new(fonts),
+    )
+    .map_err(|e| format!("cannot create {}: {e}", link.display()))?;
+    let paper = match paper {
+        "low" => Paper::Low,
+        "out" => Paper::Out,
+        _ => Paper::Ok,
+    };
+    sim.set_mechanics(Mechanics {
+        paper,
+        ..Mechanics::default()
+    });
+    tracing::info!(link = %link.display(), out = %out.display(), "printer simulator serving; SIGUSR1: the citizen takes the receipt");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr1.recv() => {
+                sim.take_receipt();
+                tracing::info!("receipt taken");
             }
         }
     }
