@@ -343,11 +343,6 @@ impl IdCardSimulator {
         self.sim.replug();
     }
 
-    /// Whether the reader is plugged in.
-    pub fn is_plugged(&self) -> bool {
-        self.sim.is_plugged()
-    }
-
     /// The commands received so far, in order.
     pub fn commands(&self) -> Vec<Command> {
         self.sim.device().commands.clone()

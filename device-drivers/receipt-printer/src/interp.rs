@@ -6,6 +6,7 @@
 //! paper or the cover open it prints nothing, as a real printer stops; a cutter error leaves the
 //! receipt uncut.
 
+use crate::doc::{Align, Style};
 use crate::raster::{Bitmap, Rasterizer, qr_bitmap};
 use crate::status::{Paper, PrinterCondition};
 use std::sync::Arc;
@@ -46,25 +47,6 @@ pub struct Mechanics {
     pub cover_open: bool,
     /// The cutter is broken.
     pub cutter_error: bool,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Style {
-    width: u8,
-    height: u8,
-    bold: bool,
-    align: u8,
-}
-
-impl Default for Style {
-    fn default() -> Self {
-        Self {
-            width: 1,
-            height: 1,
-            bold: false,
-            align: 0,
-        }
-    }
 }
 
 /// The interpreter.
@@ -171,7 +153,11 @@ impl Interpreter {
                     2
                 }
                 b'a' => {
-                    self.style.align = at(2)? % 48;
+                    self.style.align = match at(2)? % 48 {
+                        1 => Align::Center,
+                        2 => Align::Right,
+                        _ => Align::Left,
+                    };
                     3
                 }
                 b'E' => {
@@ -311,9 +297,9 @@ impl Interpreter {
         }
         let w = img.width().min(CANVAS_DOTS);
         let left = match self.style.align {
-            1 => (CANVAS_DOTS - w) / 2,
-            2 => CANVAS_DOTS - w,
-            _ => 0,
+            Align::Center => (CANVAS_DOTS - w) / 2,
+            Align::Right => CANVAS_DOTS - w,
+            Align::Left => 0,
         };
         let mut row = Bitmap::new(CANVAS_DOTS, img.height());
         for y in 0..img.height() {

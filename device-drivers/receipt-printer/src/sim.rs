@@ -14,8 +14,6 @@ pub struct SimPrinter {
     interp: Interpreter,
     out_dir: PathBuf,
     printed: u32,
-    presented: bool,
-    retracted: u32,
 }
 
 impl Responder for SimPrinter {
@@ -38,11 +36,8 @@ impl Responder for SimPrinter {
                         tracing::error!(%error, "simulated printer cannot file its receipt");
                     }
                 }
-                Output::Presented => self.presented = true,
-                Output::Retracted => {
-                    self.presented = false;
-                    self.retracted += 1;
-                }
+                // The presenter's moves show in the interpreter's `receipt_waiting`.
+                Output::Presented | Output::Retracted => {}
             }
         }
     }
@@ -73,8 +68,6 @@ impl PrinterSimulator {
             interp: Interpreter::new(rasterizer),
             out_dir: out_dir.to_owned(),
             printed: 0,
-            presented: false,
-            retracted: 0,
         };
         Ok(Self {
             sim: SimHandle::start(link, baud, printer)?,
@@ -91,30 +84,8 @@ impl PrinterSimulator {
         self.sim.device().printed
     }
 
-    /// Whether a presented receipt waits to be taken.
-    pub fn receipt_presented(&self) -> bool {
-        self.sim.device().presented
-    }
-
-    /// Receipts pulled back in so far.
-    pub fn retracted(&self) -> u32 {
-        self.sim.device().retracted
-    }
-
     /// The citizen takes the receipt.
     pub fn take_receipt(&self) {
-        let mut dev = self.sim.device();
-        dev.presented = false;
-        dev.interp.receipt_waiting = false;
-    }
-
-    /// Pulls the printer's cable.
-    pub fn unplug(&self) {
-        self.sim.unplug();
-    }
-
-    /// Plugs it back in.
-    pub fn replug(&self) {
-        self.sim.replug();
+        self.sim.device().interp.receipt_waiting = false;
     }
 }

@@ -39,7 +39,6 @@ impl std::fmt::Display for LinkError {
 #[derive(Debug)]
 pub struct Port {
     inner: TTYPort,
-    path: PathBuf,
 }
 
 impl Port {
@@ -55,19 +54,11 @@ impl Port {
             .open_native()
             .and_then(|p| p.clear(ClearBuffer::All).map(|()| p));
         match opened {
-            Ok(inner) => Ok(Self {
-                inner,
-                path: path.to_owned(),
-            }),
+            Ok(inner) => Ok(Self { inner }),
             // serialport reports a busy port and a missing one alike; the path tells them apart.
             Err(e) if path.exists() => Err(LinkError::Unusable(e.into())),
             Err(e) => Err(LinkError::Gone(e.into())),
         }
-    }
-
-    /// The path the port was opened by.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Changes the line speed (after the device was told to change its own).

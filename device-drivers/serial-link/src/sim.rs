@@ -110,11 +110,6 @@ impl<R: Responder> SimHandle<R> {
         self.set_plugged(true);
     }
 
-    /// Whether the device is plugged in now.
-    pub fn is_plugged(&self) -> bool {
-        self.shared.plugged.load(Ordering::SeqCst)
-    }
-
     fn set_plugged(&self, on: bool) {
         self.shared.want_plugged.store(on, Ordering::SeqCst);
         let give_up = Instant::now() + Duration::from_secs(10);
