@@ -8,7 +8,7 @@
 
 use crate::doc::{Align, Style};
 use crate::raster::{Bitmap, Rasterizer, qr_bitmap};
-use crate::status::{Paper, PrinterCondition};
+use crate::status::{Paper, PresenterStatus, PrinterCondition};
 use std::sync::Arc;
 
 /// Width of the canvas, in dots.
@@ -47,6 +47,8 @@ pub struct Mechanics {
     pub cover_open: bool,
     /// The cutter is broken.
     pub cutter_error: bool,
+    /// Paper left on the roll, in dots, when it is about to run out mid-receipt (none: plenty).
+    pub paper_left: Option<u32>,
 }
 
 /// The interpreter.
@@ -112,6 +114,32 @@ impl Interpreter {
         }
     }
 
+    /// A Custom kiosk printer's full status.
+    pub fn full_status(&self) -> PresenterStatus {
+        PresenterStatus {
+            ticket_in_output: self.receipt_waiting,
+            no_paper: self.mechanics.paper == Paper::Out,
+            near_end: self.mechanics.paper == Paper::Low,
+            cover_open: self.mechanics.cover_open,
+        }
+    }
+
+    /// Uses `dots` of paper; false (and paper out) if the roll ends first.
+    fn use_paper(&mut self, dots: u32) -> bool {
+        match self.mechanics.paper_left {
+            Some(left) if left < dots => {
+                self.mechanics.paper = Paper::Out;
+                self.mechanics.paper_left = Some(0);
+                false
+            }
+            Some(left) => {
+                self.mechanics.paper_left = Some(left - dots);
+                true
+            }
+            None => true,
+        }
+    }
+
     fn printing(&self) -> bool {
         self.mechanics.paper != Paper::Out && !self.mechanics.cover_open
     }
@@ -136,7 +164,12 @@ impl Interpreter {
             0x10 => match at(1)? {
                 0x04 => {
                     let n = at(2)?;
-                    out.push(Output::Reply(vec![self.realtime_status(n)]));
+                    let reply = if n == 0x14 {
+                        self.full_status().encode().to_vec()
+                    } else {
+                        vec![self.realtime_status(n)]
+                    };
+                    out.push(Output::Reply(reply));
                     3
                 }
                 // DLE ENQ n: recover from an error; nothing to do in a simulator.
@@ -285,14 +318,14 @@ impl Interpreter {
     }
 
     fn feed(&mut self, dots: u32) {
-        if self.printing() {
+        if self.printing() && self.use_paper(dots) {
             self.canvas.push(Bitmap::new(CANVAS_DOTS, dots));
         }
     }
 
     /// Places an image on the next rows, aligned.
     fn blit(&mut self, img: &Bitmap) {
-        if !self.printing() {
+        if !self.printing() || !self.use_paper(img.height()) {
             return;
         }
         let w = img.width().min(CANVAS_DOTS);
@@ -347,6 +380,13 @@ impl Interpreter {
     fn cut(&mut self, out: &mut Vec<Output>) {
         if !self.line.is_empty() {
             self.print_line();
+        }
+        if !self.printing() {
+            // Stopped mid-receipt (paper out, cover opened): the half receipt hangs uncut at the
+            // head and is torn off by whoever refills the printer.
+            self.canvas.clear();
+            self.transcript.clear();
+            return;
         }
         if self.mechanics.cutter_error || self.canvas.is_empty() {
             return;

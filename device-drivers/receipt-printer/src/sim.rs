@@ -8,16 +8,25 @@ use serial_link::sim::{Responder, SimHandle, Transmit};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The printer's side: interprets, files receipts, answers.
 pub struct SimPrinter {
     interp: Interpreter,
     out_dir: PathBuf,
     printed: u32,
+    cut_at: Option<Instant>,
+    /// The citizen takes each receipt this long after it is cut (never: `None`).
+    take_after: Option<Duration>,
 }
 
 impl Responder for SimPrinter {
     fn receive(&mut self, bytes: &[u8], out: &mut Vec<Transmit>) {
+        if let (Some(at), Some(after)) = (self.cut_at, self.take_after)
+            && at.elapsed() >= after
+        {
+            self.interp.receipt_waiting = false;
+        }
         let mut outputs = Vec::new();
         self.interp.push(bytes, &mut outputs);
         for output in outputs {
@@ -25,6 +34,7 @@ impl Responder for SimPrinter {
                 Output::Reply(bytes) => out.push(Transmit::Bytes(bytes)),
                 Output::Cut(printed) => {
                     self.printed += 1;
+                    self.cut_at = Some(Instant::now());
                     let stem = self.out_dir.join(format!("receipt-{:04}", self.printed));
                     let written = png(&printed.image)
                         .map_err(io::Error::other)
@@ -68,6 +78,8 @@ impl PrinterSimulator {
             interp: Interpreter::new(rasterizer),
             out_dir: out_dir.to_owned(),
             printed: 0,
+            cut_at: None,
+            take_after: None,
         };
         Ok(Self {
             sim: SimHandle::start(link, baud, printer)?,
@@ -77,6 +89,41 @@ impl PrinterSimulator {
     /// Sets what the world did to the printer (paper, cover, cutter).
     pub fn set_mechanics(&self, mechanics: Mechanics) {
         self.sim.device().interp.mechanics = mechanics;
+    }
+
+    /// What the world did to the printer.
+    pub fn mechanics(&self) -> Mechanics {
+        self.sim.device().interp.mechanics
+    }
+
+    /// From now on the citizen takes each receipt this long after it is cut (never: `None`).
+    pub fn set_take_after(&self, after: Option<Duration>) {
+        self.sim.device().take_after = after;
+    }
+
+    /// Leaves a receipt in the output, as one left there when the kiosk lost power.
+    pub fn hold_receipt(&self) {
+        self.sim.device().interp.receipt_waiting = true;
+    }
+
+    /// Whether a cut receipt waits in the output.
+    pub fn receipt_waiting(&self) -> bool {
+        self.sim.device().interp.receipt_waiting
+    }
+
+    /// Pulls the printer's cable out.
+    pub fn unplug(&self) {
+        self.sim.unplug();
+    }
+
+    /// Plugs it back in.
+    pub fn replug(&self) {
+        self.sim.replug();
+    }
+
+    /// The port the host opens.
+    pub fn link(&self) -> &Path {
+        self.sim.link()
     }
 
     /// Receipts cut so far.

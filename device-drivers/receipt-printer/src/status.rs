@@ -12,6 +12,52 @@ pub fn dle_eot(n: u8) -> [u8; 3] {
     [0x10, 0x04, n]
 }
 
+/// The request for a Custom kiosk printer's full status (devices.md §2.8).
+pub const FULL_STATUS: [u8; 3] = [0x10, 0x04, 0x14];
+
+/// What a Custom kiosk printer's full status says about the presenter: whether a receipt waits
+/// in the output for the citizen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PresenterStatus {
+    /// A cut receipt is in the output (paper byte bit 5).
+    pub ticket_in_output: bool,
+    /// No paper (paper byte bit 0).
+    pub no_paper: bool,
+    /// Paper near end (paper byte bit 2).
+    pub near_end: bool,
+    /// Cover open (user byte bit 1).
+    pub cover_open: bool,
+}
+
+impl PresenterStatus {
+    /// Finds a full-status reply, `10 0F` and four bytes, in `bytes`; `None` until one is whole.
+    pub fn find(bytes: &[u8]) -> Option<Self> {
+        let start = bytes.windows(2).position(|w| w == [0x10, 0x0F])?;
+        let [paper, user, ..] = *bytes.get(start + 2..start + 6)? else {
+            return None;
+        };
+        Some(Self {
+            ticket_in_output: paper & 0x20 != 0,
+            no_paper: paper & 0x01 != 0,
+            near_end: paper & 0x04 != 0,
+            cover_open: user & 0x02 != 0,
+        })
+    }
+
+    /// The six bytes a printer in this state sends.
+    pub fn encode(&self) -> [u8; 6] {
+        let bit = |on: bool, b: u8| if on { 1u8 << b } else { 0 };
+        [
+            0x10,
+            0x0F,
+            bit(self.no_paper, 0) | bit(self.near_end, 2) | bit(self.ticket_in_output, 5),
+            bit(self.cover_open, 1),
+            0,
+            0,
+        ]
+    }
+}
+
 /// Paper supply.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -307,6 +353,22 @@ mod tests {
             with(|c| c.offline = true),
             (DeviceState::Offline, Some(ActionHint::Reset))
         );
+    }
+
+    #[test]
+    fn full_status_is_found_after_noise_and_only_when_whole() {
+        let status = PresenterStatus {
+            ticket_in_output: true,
+            near_end: true,
+            ..PresenterStatus::default()
+        };
+        let mut bytes = vec![0x12, 0x00];
+        bytes.extend(status.encode());
+        assert_eq!(bytes[4], 0x24);
+        assert_eq!(PresenterStatus::find(&bytes), Some(status));
+        assert_eq!(PresenterStatus::find(&bytes[..bytes.len() - 1]), None);
+        let out = PresenterStatus::find(&[0x10, 0x0F, 0x01, 0x02, 0, 0]).unwrap();
+        assert!(out.no_paper && out.cover_open && !out.ticket_in_output);
     }
 
     #[test]

@@ -145,3 +145,59 @@ fn a_kiosk_printer_presents_the_receipt_and_retracts_it_on_command() {
     );
     assert!(matches!(out.as_slice(), [Output::Retracted]));
 }
+
+#[test]
+fn the_application_receipt_reads_in_both_languages_and_its_qr_opens_the_progress_page() {
+    use receipt_printer::template::ApplicationReceipt;
+    let specimen = ApplicationReceipt::specimen();
+    let receipt = specimen.layout(Profile::CUSTOM_KIOSK.chars_per_line());
+    let mut interp = Interpreter::new(fonts());
+    let out = print(Profile::CUSTOM_KIOSK, &receipt, &mut interp);
+    let printed = cuts(&out)[0];
+    let text = &printed.transcript;
+    for expected in [
+        "受理回执",
+        "Application Receipt",
+        "2611 2100 4271",
+        "港澳通行证再次签注",
+        "1101**********002X",
+        "5 个工作日 / 5 working days",
+        "户口簿首页及本人页",
+        "Hand in by 2026-12-05",
+        "[barcode 261121004271]",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("11010519491231002X"),
+        "whole ID never printed"
+    );
+    assert!(
+        text.contains("[image"),
+        "the name with a rare character went as an image"
+    );
+    assert_eq!(decode_qr(printed), specimen.progress_url);
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(
+        dir.join("application-receipt.png"),
+        png(&printed.image).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn paper_running_out_mid_receipt_stops_it_uncut_and_the_printer_says_so() {
+    let mut interp = Interpreter::new(fonts());
+    interp.mechanics.paper_left = Some(200);
+    assert!(cuts(&print(Profile::EPSON_GENERIC, &sample(), &mut interp)).is_empty());
+    assert_eq!(interp.mechanics.paper, Paper::Out);
+    assert!(!interp.condition().can_print());
+    // Refilled: the next receipt is whole, with nothing of the torn one.
+    interp.mechanics = Default::default();
+    let out = print(Profile::EPSON_GENERIC, &sample(), &mut interp);
+    assert!(cuts(&out)[0].transcript.starts_with("政务服务受理回执\n"));
+}

@@ -72,8 +72,7 @@ fn a_receipt_sent_over_the_pty_is_filed_as_png_and_text() {
 
     sim.set_mechanics(Mechanics {
         paper: Paper::Out,
-        cover_open: false,
-        cutter_error: false,
+        ..Mechanics::default()
     });
     let c = status(&mut port);
     assert_eq!(c.paper, Paper::Out);

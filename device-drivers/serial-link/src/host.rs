@@ -1,7 +1,14 @@
-//! The host's side: open a device's serial port by path and read replies against a deadline.
+//! The host's side: open a device's port by path and read replies against a deadline. A port is
+//! a serial line, or a character device read and written as it is (the USB printer class,
+//! `/dev/usb/lpN`, which has no line settings).
 
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serialport::{ClearBuffer, DataBits, FlowControl, Parity, SerialPort, StopBits, TTYPort};
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -34,15 +41,63 @@ impl std::fmt::Display for LinkError {
     }
 }
 
-/// An open serial port, 8N1, no flow control, modem lines untouched (they fail on a PTY and
-/// no kiosk device here needs them).
+/// How a device is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attachment {
+    /// A serial line (RS-232 or a USB serial adapter) at this speed.
+    Serial {
+        /// Line speed.
+        baud: u32,
+    },
+    /// A character device with no line settings, such as a USB printer-class device.
+    CharDevice,
+}
+
+/// An open port: a serial line (8N1, no flow control, modem lines untouched: they fail on a PTY
+/// and no kiosk device here needs them), or a character device.
 #[derive(Debug)]
 pub struct Port {
-    inner: TTYPort,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Tty(TTYPort),
+    Char(File),
 }
 
 impl Port {
-    /// Opens `path` at `baud` for exclusive use and discards anything already in its buffers.
+    /// Opens `path` as `attachment` says.
+    pub fn attach(path: &Path, attachment: Attachment) -> Result<Self, LinkError> {
+        match attachment {
+            Attachment::Serial { baud } => Self::open(path, baud),
+            Attachment::CharDevice => Self::open_char_device(path),
+        }
+    }
+
+    /// Opens the character device `path` for reading and writing, as it is, and discards what
+    /// it had sent before.
+    pub fn open_char_device(path: &Path) -> Result<Self, LinkError> {
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(path);
+        match opened {
+            Ok(file) => {
+                let mut port = Self {
+                    inner: Inner::Char(file),
+                };
+                port.clear_input()?;
+                Ok(port)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(LinkError::Gone(e)),
+            Err(e) => Err(LinkError::Unusable(e)),
+        }
+    }
+
+    /// Opens the serial port `path` at `baud` for exclusive use and discards anything already
+    /// in its buffers.
     pub fn open(path: &Path, baud: u32) -> Result<Self, LinkError> {
         let opened = serialport::new(path.to_string_lossy(), baud)
             .data_bits(DataBits::Eight)
@@ -54,30 +109,50 @@ impl Port {
             .open_native()
             .and_then(|p| p.clear(ClearBuffer::All).map(|()| p));
         match opened {
-            Ok(inner) => Ok(Self { inner }),
+            Ok(tty) => Ok(Self {
+                inner: Inner::Tty(tty),
+            }),
             // serialport reports a busy port and a missing one alike; the path tells them apart.
             Err(e) if path.exists() => Err(LinkError::Unusable(e.into())),
             Err(e) => Err(LinkError::Gone(e.into())),
         }
     }
 
-    /// Changes the line speed (after the device was told to change its own).
+    /// Changes the line speed (after the device was told to change its own); a character
+    /// device has none.
     pub fn set_baud(&mut self, baud: u32) -> Result<(), LinkError> {
-        self.inner.set_baud_rate(baud).map_err(|e| gone(e.into()))
+        match &mut self.inner {
+            Inner::Tty(tty) => tty.set_baud_rate(baud).map_err(|e| gone(e.into())),
+            Inner::Char(_) => Ok(()),
+        }
     }
 
     /// Drops stale input, then writes `bytes` whole.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
-        self.inner
-            .clear(ClearBuffer::Input)
-            .map_err(|e| gone(e.into()))?;
+        self.clear_input()?;
         self.write(bytes)
+    }
+
+    /// Discards what has arrived and not been read.
+    fn clear_input(&mut self) -> Result<(), LinkError> {
+        match &mut self.inner {
+            Inner::Tty(tty) => tty.clear(ClearBuffer::Input).map_err(|e| gone(e.into())),
+            Inner::Char(_) => {
+                let mut buf = [0u8; 256];
+                while self.read_some(&mut buf, Instant::now() + READ_SLICE / 4)? > 0 {}
+                Ok(())
+            }
+        }
     }
 
     /// Writes `bytes` whole, keeping what has arrived (a handshake in the middle of an exchange).
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
-        self.inner.write_all(bytes).map_err(gone)?;
-        self.inner.flush().map_err(gone)
+        let out: &mut dyn Write = match &mut self.inner {
+            Inner::Tty(tty) => tty,
+            Inner::Char(file) => file,
+        };
+        out.write_all(bytes).map_err(gone)?;
+        out.flush().map_err(gone)
     }
 
     /// Feeds arriving bytes to `accept` until it returns a value, the deadline passes, or
@@ -137,10 +212,24 @@ impl Port {
         if left.is_zero() {
             return Err(LinkError::Timeout);
         }
-        self.inner
-            .set_timeout(left.min(READ_SLICE))
-            .map_err(|e| gone(e.into()))?;
-        match self.inner.read(buf) {
+        let read = match &mut self.inner {
+            Inner::Tty(tty) => {
+                tty.set_timeout(left.min(READ_SLICE))
+                    .map_err(|e| gone(e.into()))?;
+                tty.read(buf)
+            }
+            Inner::Char(file) => {
+                // A plain file read would block: wait for data first.
+                let ms = u16::try_from(left.min(READ_SLICE).as_millis()).unwrap_or(u16::MAX);
+                let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::from(ms)) {
+                    Ok(0) | Err(Errno::EINTR) => return Ok(0),
+                    Ok(_) => file.read(buf),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        };
+        match read {
             // A tty read of 0 bytes after poll said "readable" is a hang-up.
             Ok(0) => Err(LinkError::Gone(io::ErrorKind::BrokenPipe.into())),
             Ok(n) => Ok(n),
@@ -168,7 +257,7 @@ fn gone(e: io::Error) -> LinkError {
 #[derive(Debug)]
 pub struct Line {
     path: PathBuf,
-    baud: u32,
+    attachment: Attachment,
     retry: Duration,
     port: Option<Port>,
     next_open: Instant,
@@ -176,11 +265,16 @@ pub struct Line {
 }
 
 impl Line {
-    /// A line to the device at `path`, not opened yet.
+    /// A serial line to the device at `path`, not opened yet.
     pub fn new(path: &Path, baud: u32, retry: Duration) -> Self {
+        Self::attached(path, Attachment::Serial { baud }, retry)
+    }
+
+    /// A line to the device at `path`, attached as `attachment`, not opened yet.
+    pub fn attached(path: &Path, attachment: Attachment, retry: Duration) -> Self {
         Self {
             path: path.to_owned(),
-            baud,
+            attachment,
             retry,
             port: None,
             next_open: Instant::now(),
@@ -193,9 +287,12 @@ impl Line {
         &self.path
     }
 
-    /// The line speed the port is (or will be) set to.
+    /// The line speed the port is (or will be) set to; 0 for a character device.
     pub fn baud(&self) -> u32 {
-        self.baud
+        match self.attachment {
+            Attachment::Serial { baud } => baud,
+            Attachment::CharDevice => 0,
+        }
     }
 
     /// Whether the port is open.
@@ -217,9 +314,9 @@ impl Line {
     pub fn open(&mut self) -> Result<(&mut Port, bool), LinkError> {
         let fresh = self.port.is_none();
         if fresh {
-            match Port::open(&self.path, self.baud) {
+            match Port::attach(&self.path, self.attachment) {
                 Ok(port) => {
-                    tracing::info!(path = %self.path.display(), baud = self.baud, "port open");
+                    tracing::info!(path = %self.path.display(), attachment = ?self.attachment, "port open");
                     self.last_error = None;
                     self.port = Some(port);
                 }
@@ -264,7 +361,9 @@ impl Line {
 
     /// Changes the line speed, now if the port is open, else at the next open.
     pub fn set_baud(&mut self, baud: u32) -> Result<(), LinkError> {
-        self.baud = baud;
+        if let Attachment::Serial { baud: b } = &mut self.attachment {
+            *b = baud;
+        }
         match self.port.as_mut() {
             Some(port) => port.set_baud(baud),
             None => Ok(()),

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::pty::openpty;
-use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+use nix::sys::termios::{BaudRate, SetArg, cfmakeraw, cfsetspeed, tcgetattr, tcsetattr};
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -25,11 +25,14 @@ pub struct PtyDevice {
 }
 
 impl PtyDevice {
-    /// Makes a new PTY in raw mode and points `link` at its slave (replacing whatever was there).
-    pub fn create(link: &Path) -> io::Result<Self> {
+    /// Makes a new PTY in raw mode at `baud` and points `link` at its slave (replacing whatever
+    /// was there). A host that opens it without setting a line speed (as a character device)
+    /// talks at `baud`.
+    pub fn create(link: &Path, baud: u32) -> io::Result<Self> {
         let pty = openpty(None, None)?;
         let mut attrs = tcgetattr(&pty.slave)?;
         cfmakeraw(&mut attrs);
+        cfsetspeed(&mut attrs, baud_rate(baud)?)?;
         tcsetattr(&pty.slave, SetArg::TCSANOW, &attrs)?;
         let slave = nix::unistd::ttyname(&pty.slave)?;
         // The slave is closed here and opened by the host through the link; until then reads of
@@ -102,4 +105,27 @@ impl Drop for PtyDevice {
             let _ = fs::remove_file(&self.link);
         }
     }
+}
+
+/// The termios constant for a standard line speed.
+fn baud_rate(baud: u32) -> io::Result<BaudRate> {
+    Ok(match baud {
+        1200 => BaudRate::B1200,
+        2400 => BaudRate::B2400,
+        4800 => BaudRate::B4800,
+        9600 => BaudRate::B9600,
+        19_200 => BaudRate::B19200,
+        38_400 => BaudRate::B38400,
+        57_600 => BaudRate::B57600,
+        115_200 => BaudRate::B115200,
+        230_400 => BaudRate::B230400,
+        460_800 => BaudRate::B460800,
+        921_600 => BaudRate::B921600,
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{baud} is not a standard line speed"),
+            ));
+        }
+    })
 }

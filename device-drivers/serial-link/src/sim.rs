@@ -70,7 +70,7 @@ impl<R: Responder> SimHandle<R> {
             plugged: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
-        let device = PtyDevice::create(link)?;
+        let device = PtyDevice::create(link, baud)?;
         shared.plugged.store(true, Ordering::SeqCst);
         let thread = {
             let shared = shared.clone();
@@ -138,7 +138,7 @@ fn run<R: Responder>(shared: &Shared<R>, mut device: Option<PtyDevice>) {
         let want = shared.want_plugged.load(Ordering::SeqCst);
         if want != device.is_some() {
             device = if want {
-                match PtyDevice::create(&shared.link) {
+                match PtyDevice::create(&shared.link, shared.power_on_baud) {
                     Ok(d) => {
                         // Plugged in again: powered up again.
                         shared.baud.store(shared.power_on_baud, Ordering::SeqCst);

@@ -9,6 +9,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod printer;
+
 use clap::{Parser, Subcommand};
 use idcard::sim::{IdCardSimulator, SimFault, When};
 use idcard::{IdCard, IdCardReader, ReadOptions, ReaderConfig, SerialIdCardReader};
@@ -34,6 +36,11 @@ enum Command {
     Idcard {
         #[command(subcommand)]
         command: IdcardCommand,
+    },
+    /// The receipt printer.
+    Printer {
+        #[command(subcommand)]
+        command: printer::PrinterCommand,
     },
     /// The certificate card dispenser.
     Dispenser {
@@ -130,20 +137,7 @@ enum SimCommand {
     },
     /// Simulate an 80 mm receipt printer until killed: every cut receipt is filed in OUT as a
     /// PNG (576 dots, 203 dpi) and a text transcript. SIGUSR1: the citizen takes the receipt.
-    Printer {
-        /// Where to put the symlink to the simulator's PTY.
-        #[arg(long)]
-        link: PathBuf,
-        /// Where receipts are filed.
-        #[arg(long)]
-        out: PathBuf,
-        /// Paper supply.
-        #[arg(long, default_value = "ok", value_parser = ["ok", "low", "out"])]
-        paper: String,
-        /// Line speed.
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-    },
+    Printer(printer::SimArgs),
     /// Simulate a card dispenser until killed. SIGUSR1: the citizen takes the card at the gate.
     Dispenser {
         /// Where to put the symlink to the simulator's PTY.
@@ -191,7 +185,7 @@ fn main() -> ExitCode {
     // simulators log what they do.
     let default_log = match cli.command {
         Command::Sim { .. } => "info",
-        Command::Idcard { .. } | Command::Dispenser { .. } => "off",
+        Command::Idcard { .. } | Command::Dispenser { .. } | Command::Printer { .. } => "off",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -232,15 +226,10 @@ fn main() -> ExitCode {
                 idcard_read(config, options).await
             }
             Command::Dispenser { command } => dispenser_command(command).await,
+            Command::Printer { command } => printer::run(command).await,
             Command::Sim {
-                command:
-                    SimCommand::Printer {
-                        link,
-                        out,
-                        paper,
-                        baud,
-                    },
-            } => sim_printer(link, out, &paper, baud).await,
+                command: SimCommand::Printer(args),
+            } => printer::simulate(args).await,
             Command::Sim {
                 command:
                     SimCommand::Dispenser {
@@ -458,47 +447,6 @@ async fn sim_dispenser(
             _ = usr1.recv() => {
                 sim.take_card();
                 tracing::info!("card taken from the gate");
-            }
-        }
-    }
-    drop(sim);
-    Ok(())
-}
-
-async fn sim_printer(link: PathBuf, out: PathBuf, paper: &str, baud: u32) -> Result<(), String> {
-    use receipt_printer::interp::Mechanics;
-    use receipt_printer::status::Paper;
-    use tokio::signal::unix::{SignalKind, signal};
-
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| e.to_string())?;
-    let fonts = receipt_printer::raster::FontRasterizer::noto_cjk()
-        .map_err(|e| format!("no CJK font (Debian package fonts-noto-cjk): {e}"))?;
-    let sim = receipt_printer::sim::PrinterSimulator::start(
-        &link,
-        baud,
-        &out,
-        std::sync::Arc::new(fonts),
-    )
-    .map_err(|e| format!("cannot create {}: {e}", link.display()))?;
-    let paper = match paper {
-        "low" => Paper::Low,
-        "out" => Paper::Out,
-        _ => Paper::Ok,
-    };
-    sim.set_mechanics(Mechanics {
-        paper,
-        ..Mechanics::default()
-    });
-    tracing::info!(link = %link.display(), out = %out.display(), "printer simulator serving; SIGUSR1: the citizen takes the receipt");
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = usr1.recv() => {
-                sim.take_receipt();
-                tracing::info!("receipt taken");
             }
         }
     }

@@ -2,16 +2,10 @@
 
 mod common;
 
-use common::{Sim, failure, kioskctl};
-use std::process::Output;
+use common::{Sim, failure, json, kioskctl};
 
 fn start_sim(args: &[&str]) -> Sim {
     Sim::start("dispenser", args)
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -27,6 +21,17 @@ fn status_reports_stacker_bin_and_gate() {
     assert_eq!(
         (v["stacker"].as_str(), v["reject_bin_full"].as_bool()),
         (Some("empty"), Some(true))
+    );
+}
+
+#[test]
+fn status_without_json_is_one_line_for_a_person() {
+    let sim = start_sim(&["--cards", "50"]);
+    let out = kioskctl(&["dispenser", "status"], &sim.link);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "state online, stacker ok, reject bin not full, no card at the gate\n"
     );
 }
 

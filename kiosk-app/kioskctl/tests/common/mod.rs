@@ -76,3 +76,9 @@ pub fn failure(out: &Output) -> String {
     assert_eq!(err.lines().count(), 1, "{err:?}");
     err.trim_end().to_owned()
 }
+
+/// Exit 0 and one JSON object on stdout; returns it.
+pub fn json(out: &Output) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
