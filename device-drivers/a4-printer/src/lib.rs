@@ -7,8 +7,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod cups;
 pub mod doc;
+pub mod driver;
 pub mod pdf;
 
 pub use doc::{Block, Document};
+pub use driver::{A4Config, A4Error, A4Event, A4Printer, A4Status};
 pub use pdf::{Fonts, PdfError, render};

@@ -147,7 +147,9 @@ impl<'a> Typesetter<'a> {
         if has(preferred) {
             return preferred;
         }
-        (0..self.metrics.len()).find(|&i| has(i)).unwrap_or(preferred)
+        (0..self.metrics.len())
+            .find(|&i| has(i))
+            .unwrap_or(preferred)
     }
 
     fn advance(&self, c: char, face: usize, size: f32) -> f32 {
@@ -219,7 +221,6 @@ impl<'a> Typesetter<'a> {
         let last = self.pages.len() - 1;
         &mut self.pages[last]
     }
-
 
     /// Places one line on the current page.
     fn place(&mut self, text: &str, face: usize, size: f32, x: f32, baseline: f32) {
@@ -325,7 +326,11 @@ pub fn render(document: &Document, fonts: &Fonts) -> Result<Vec<u8>, PdfError> {
     }
     let total = ts.pages.len();
     for i in 0..total {
-        let footer = format!("第 {} 页 / 共 {total} 页   Page {} of {total}", i + 1, i + 1);
+        let footer = format!(
+            "第 {} 页 / 共 {total} 页   Page {} of {total}",
+            i + 1,
+            i + 1
+        );
         let x = (PAGE.0 - ts.width(&footer, REGULAR, 9.0)) / 2.0;
         let line = ts.line(&footer, REGULAR, 9.0, x, PAGE.1 - MARGIN);
         ts.pages[i].lines.push(line);
