@@ -59,6 +59,9 @@ pub struct SimDispenser {
     jammed: bool,
     silent: bool,
     corrupt_replies: u32,
+    /// Sent before the next answer to a card move, as a reply to an earlier command arriving
+    /// late.
+    late_reply: Option<ReplyFrame>,
     /// Commands acknowledged and waiting for ENQ (strict mode) or for their turn.
     waiting: VecDeque<CommandFrame>,
     ready: VecDeque<CommandFrame>,
@@ -79,6 +82,7 @@ impl SimDispenser {
             jammed: false,
             silent: false,
             corrupt_replies: 0,
+            late_reply: None,
             waiting: VecDeque::new(),
             ready: VecDeque::new(),
             last_reply: None,
@@ -191,6 +195,13 @@ impl SimDispenser {
                 data: Vec::new(),
             },
         };
+        let moves = matches!(
+            Command::from_code(command.cm, command.pm),
+            Some(Command::Move(_))
+        );
+        if let Some(late) = self.late_reply.take_if(|_| moves) {
+            out.push(Transmit::Bytes(late.encode()));
+        }
         self.last_reply = Some(reply.encode());
         self.send_last_reply(out);
     }
@@ -315,6 +326,12 @@ impl DispenserSimulator {
     /// Jams (or frees) the card path: every move fails with "card jam".
     pub fn set_jammed(&self, jammed: bool) {
         self.sim.device().jammed = jammed;
+    }
+
+    /// Sends `reply` just before the answer to the next card move, as the reply to an earlier
+    /// command arriving late.
+    pub fn send_late_reply(&self, reply: ReplyFrame) {
+        self.sim.device().late_reply = Some(reply);
     }
 
     /// Sends the next `n` replies with a bad BCC.

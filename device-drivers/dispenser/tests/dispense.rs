@@ -282,6 +282,32 @@ async fn a_corrupt_reply_is_asked_for_again() {
 }
 
 #[tokio::test]
+async fn late_replies_to_earlier_commands_are_not_taken_for_answers() {
+    let mut rig = rig(SimConfig::default(), |_| {});
+    rig.sim.set_take_after(Some(Duration::from_millis(100)));
+    // A jam reported for an earlier move to the gate, arriving while the card moves to the RF
+    // position.
+    let (cm, pm) = dispenser::codes::Command::Move(dispenser::codes::Position::Gate).code();
+    rig.sim
+        .send_late_reply(dispenser::frame::ReplyFrame::Negative {
+            addr: 0,
+            cm,
+            pm,
+            error: *b"10",
+            marker: b'E',
+            data: Vec::new(),
+        });
+    assert_eq!(
+        rig.dispenser.dispense(Duration::from_secs(5), go()).await,
+        Ok(Outcome::Taken)
+    );
+    assert_eq!(rig.event().await, DispenserEvent::CardPresented);
+    assert_eq!(rig.event().await, DispenserEvent::CardTaken);
+    let contents = rig.sim.contents();
+    assert_eq!((contents.reject_bin, contents.stacker), (0, 99));
+}
+
+#[tokio::test]
 async fn a_card_left_in_the_channel_is_captured_not_handed_out() {
     let mut rig = rig(SimConfig::default(), |_| {});
     // As an interrupted dispense (a power cut in the middle) would leave it.
