@@ -2,7 +2,8 @@
 //!
 //! Each command is sent, acknowledged (ACK; a NAK makes it send again), optionally followed by
 //! ENQ for dispensers that wait for one, answered, and the answer acknowledged. Dispensing moves a
-//! card from the stacker through the RF position to the gate, waits for the citizen to take it,
+//! card from the stacker through the RF position (where a certificate's reference is written onto
+//! it, if one is given) to the gate, waits for the citizen to take it,
 //! and takes it back into the reject bin if they do not: a certificate card is never left in the
 //! gate of an unattended kiosk. Counts of cards handed out and taken back survive restarts.
 
@@ -110,6 +111,22 @@ pub enum DispenserEvent {
     CardRetained,
 }
 
+/// Writes a certificate's reference onto the card while it is at the RF position. The antenna
+/// there belongs to a contactless reader/writer (the dispenser's own RF module or a separate
+/// PC/SC reader), which is not this driver's to speak.
+pub trait CardWriter: Send + 'static {
+    /// Writes `reference` onto the card in the RF position; the error says why not.
+    fn write(&mut self, reference: &str) -> Result<(), String>;
+}
+
+/// A certificate to write onto the card before it is handed out.
+pub struct Certificate {
+    /// What is written: the certificate's reference.
+    pub reference: String,
+    /// Who writes it.
+    pub writer: Box<dyn CardWriter>,
+}
+
 /// The card dispenser device class.
 pub trait CardDispenser: Device<Class = DispenserStatus, Event = DispenserEvent> {
     /// Reads the sensors now.
@@ -122,6 +139,15 @@ pub trait CardDispenser: Device<Class = DispenserStatus, Event = DispenserEvent>
     /// then completes as canceled.
     fn dispense(
         &self,
+        take_timeout: Duration,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<Outcome, DispenserError>> + Send;
+    /// Hands out a certificate card: as [`CardDispenser::dispense`], with `certificate` written
+    /// onto the card at the RF position. A card that could not be written is captured into the
+    /// reject bin, never handed out.
+    fn issue(
+        &self,
+        certificate: Certificate,
         take_timeout: Duration,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<Outcome, DispenserError>> + Send;
@@ -202,8 +228,20 @@ impl CardDispenser for SerialCardDispenser {
         take_timeout: Duration,
         cancel: CancellationToken,
     ) -> impl Future<Output = Result<Outcome, DispenserError>> + Send {
-        self.queue
-            .call(cancel, move |w, cancel| w.dispense(take_timeout, cancel))
+        self.queue.call(cancel, move |w, cancel| {
+            w.dispense(None, take_timeout, cancel)
+        })
+    }
+
+    fn issue(
+        &self,
+        certificate: Certificate,
+        take_timeout: Duration,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Result<Outcome, DispenserError>> + Send {
+        self.queue.call(cancel, move |w, cancel| {
+            w.dispense(Some(certificate), take_timeout, cancel)
+        })
     }
 
     fn initialise(
@@ -264,6 +302,7 @@ enum Heard {
 impl DispenserWorker {
     fn dispense(
         &mut self,
+        certificate: Option<Certificate>,
         take_timeout: Duration,
         cancel: &CancellationToken,
     ) -> Result<Outcome, DispenserError> {
@@ -280,6 +319,13 @@ impl DispenserWorker {
         }
         // Through the RF position, where a certificate card can be written, to the gate.
         self.command(Command::Move(Position::Rf), cancel)?;
+        if let Some(mut certificate) = certificate
+            && let Err(why) = certificate.writer.write(&certificate.reference)
+        {
+            tracing::warn!(reason = %why, "certificate not written; card captured");
+            self.retain(&self.never.clone())?;
+            return Err(DispenserError::NotWritten(why));
+        }
         self.command(Command::Move(Position::Gate), cancel)?;
         self.emit(DispenserEvent::CardPresented);
         let deadline = Instant::now() + take_timeout;

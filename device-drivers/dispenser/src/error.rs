@@ -41,6 +41,9 @@ pub enum DispenserError {
     /// Refused before moving anything: a card not taken could not be taken back.
     #[error("reject bin full: empty it before dispensing")]
     RejectBinFull,
+    /// The certificate could not be written onto the card, which was captured.
+    #[error("certificate not written, card captured: {0}")]
+    NotWritten(String),
     /// The port is not there: the dispenser is unplugged or its path is wrong.
     #[error("port error: {0} (dispenser unplugged?)")]
     NoDevice(String),
@@ -71,6 +74,7 @@ impl DeviceFault for DispenserError {
             | DispenserError::NoDevice(_)
             | DispenserError::Port(_) => ErrorCode::DeviceNotReady,
             DispenserError::Counts(_) | DispenserError::Abandoned => ErrorCode::InternalError,
+            DispenserError::NotWritten(_) => ErrorCode::HardwareError,
             DispenserError::Canceled => ErrorCode::Canceled,
         }
     }
@@ -87,6 +91,7 @@ impl DeviceFault for DispenserError {
             | DispenserError::Malformed { .. }
             | DispenserError::Port(_)
             | DispenserError::Counts(_)
+            | DispenserError::NotWritten(_)
             | DispenserError::Abandoned => ActionHint::Engineer,
         }
     }

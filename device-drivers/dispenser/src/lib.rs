@@ -17,7 +17,7 @@ pub mod sim;
 
 pub use codes::{Channel, Sensors, Stacker};
 pub use driver::{
-    CardDispenser, Counts, DispenserConfig, DispenserEvent, DispenserStatus, Outcome,
-    SerialCardDispenser,
+    CardDispenser, CardWriter, Certificate, Counts, DispenserConfig, DispenserEvent,
+    DispenserStatus, Outcome, SerialCardDispenser,
 };
 pub use error::DispenserError;

@@ -281,6 +281,66 @@ async fn a_corrupt_reply_is_asked_for_again() {
     assert_eq!(err, DispenserError::Checksum { command: "status" });
 }
 
+/// A writer that records what it wrote, or fails.
+struct Writer {
+    written: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    fail: bool,
+}
+
+impl dispenser::CardWriter for Writer {
+    fn write(&mut self, reference: &str) -> Result<(), String> {
+        if self.fail {
+            return Err("no card answers at the RF position".into());
+        }
+        self.written.lock().unwrap().push(reference.to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_is_written_at_the_rf_position_and_an_unwritten_card_never_handed_out() {
+    use dispenser::codes::{Command, Position};
+    let mut rig = rig(SimConfig::default(), |_| {});
+    rig.sim.set_take_after(Some(Duration::from_millis(100)));
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let certificate = |fail| dispenser::Certificate {
+        reference: "CERT-2026-004271".into(),
+        writer: Box::new(Writer {
+            written: written.clone(),
+            fail,
+        }),
+    };
+    assert_eq!(
+        rig.dispenser
+            .issue(certificate(false), Duration::from_secs(5), go())
+            .await,
+        Ok(Outcome::Taken)
+    );
+    assert_eq!(*written.lock().unwrap(), ["CERT-2026-004271"]);
+    let moves: Vec<_> = rig
+        .sim
+        .commands()
+        .into_iter()
+        .filter_map(|(cm, pm)| match Command::from_code(cm, pm) {
+            Some(Command::Move(p)) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moves, [Position::Rf, Position::Gate]);
+    assert_eq!(rig.event().await, DispenserEvent::CardPresented);
+    assert_eq!(rig.event().await, DispenserEvent::CardTaken);
+
+    let error = rig
+        .dispenser
+        .issue(certificate(true), Duration::from_secs(5), go())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DispenserError::NotWritten(_)), "{error:?}");
+    assert_eq!(rig.event().await, DispenserEvent::CardRetained);
+    let contents = rig.sim.contents();
+    assert_eq!((contents.reject_bin, contents.channel), (1, Channel::Empty));
+}
+
 #[tokio::test]
 async fn late_replies_to_earlier_commands_are_not_taken_for_answers() {
     let mut rig = rig(SimConfig::default(), |_| {});
