@@ -19,7 +19,10 @@ mod queue;
 mod status;
 
 pub use queue::{CommandError, CommandQueue, Completion, Job, Pending, Worker, completion};
-pub use status::{ActionHint, DeviceFault, DeviceState, ErrorCode, Fault, Status, StatusPublisher};
+pub use status::{
+    ActionHint, DeviceFault, DeviceState, ErrorCode, Fault, Status, StatusPublisher,
+    wait_for_status,
+};
 
 use tokio::sync::{broadcast, watch};
 

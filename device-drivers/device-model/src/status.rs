@@ -164,6 +164,22 @@ impl<C: Clone + PartialEq + Debug> StatusPublisher<C> {
     }
 }
 
+/// Waits up to `within` until a device's status satisfies `want` (a device coming online,
+/// a card appearing) and returns it; on timeout, the last status seen is the error.
+pub async fn wait_for_status<C: Clone>(
+    status: &mut watch::Receiver<Status<C>>,
+    within: std::time::Duration,
+    want: impl Fn(&Status<C>) -> bool,
+) -> Result<Status<C>, Status<C>> {
+    let found = tokio::time::timeout(within, status.wait_for(|s| want(s)))
+        .await
+        .map(|r| r.map(|s| s.clone()));
+    match found {
+        Ok(Ok(found)) => Ok(found),
+        _ => Err(status.borrow().clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

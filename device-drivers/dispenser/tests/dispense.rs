@@ -65,16 +65,9 @@ impl Rig {
         what: &str,
         want: impl Fn(&Status<DispenserStatus>) -> bool,
     ) -> Status<DispenserStatus> {
-        let found = tokio::time::timeout(PATIENCE, self.status.wait_for(|s| want(s)))
+        device_model::wait_for_status(&mut self.status, PATIENCE, want)
             .await
-            .map(|r| r.map(|s| s.clone()));
-        match found {
-            Ok(Ok(status)) => status,
-            _ => panic!(
-                "status never became {what}: last {:?}",
-                *self.status.borrow()
-            ),
-        }
+            .unwrap_or_else(|last| panic!("status never became {what}: last {last:?}"))
     }
 }
 

@@ -76,16 +76,9 @@ impl Rig {
         what: &str,
         want: impl Fn(&Status<PrinterStatus>) -> bool,
     ) -> Status<PrinterStatus> {
-        let found = tokio::time::timeout(PATIENCE, self.status.wait_for(|s| want(s)))
+        device_model::wait_for_status(&mut self.status, PATIENCE, want)
             .await
-            .map(|r| r.map(|s| s.clone()));
-        match found {
-            Ok(Ok(status)) => status,
-            _ => panic!(
-                "status never became {what}: last {:?}",
-                *self.status.borrow()
-            ),
-        }
+            .unwrap_or_else(|last| panic!("status never became {what}: last {last:?}"))
     }
 
     fn receipts_filed(&self) -> usize {
@@ -230,10 +223,9 @@ async fn a_receipt_waiting_when_the_session_ends_is_retracted() {
     let cancel = go();
     let mut status = rig.printer.status();
     let walk_away = async {
-        tokio::time::timeout(PATIENCE, status.wait_for(|s| s.class.receipt_waiting))
+        device_model::wait_for_status(&mut status, PATIENCE, |s| s.class.receipt_waiting)
             .await
-            .expect("the receipt is presented")
-            .unwrap();
+            .expect("the receipt is presented");
         assert!(rig.sim.receipt_waiting());
         cancel.cancel();
     };

@@ -138,16 +138,9 @@ impl Rig {
         what: &str,
         want: impl Fn(&Status<IdReaderStatus>) -> bool,
     ) -> Status<IdReaderStatus> {
-        let found = tokio::time::timeout(PATIENCE, self.status.wait_for(|s| want(s)))
+        device_model::wait_for_status(&mut self.status, PATIENCE, want)
             .await
-            .map(|r| r.map(|status| status.clone()));
-        match found {
-            Ok(Ok(status)) => status,
-            _ => panic!(
-                "status never became {what}: last {:?}",
-                *self.status.borrow()
-            ),
-        }
+            .unwrap_or_else(|last| panic!("status never became {what}: last {last:?}"))
     }
 
     pub async fn wait_state(&mut self, state: DeviceState) -> Status<IdReaderStatus> {
