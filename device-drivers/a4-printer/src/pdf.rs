@@ -2,8 +2,8 @@
 //! subsetted (only the glyphs used), so that any printer or viewer shows the same characters.
 //!
 //! Text wraps at any ideograph and between Latin words; closing punctuation never starts a
-//! line (避头点). A character missing from the first face (a rare character in a name) is drawn
-//! from the next face that has it. Every page carries its number and the page count.
+//! line (避头点). Noto Sans CJK SC covers rare name characters outside the BMP (𠮷), so one
+//! face per weight is enough. Every page carries its number and the page count.
 
 use crate::doc::{Block, Document};
 use ab_glyph::{Font as _, FontRef};
@@ -47,7 +47,7 @@ struct Face {
     pdf: Font,
 }
 
-/// The faces text is drawn with: regular, bold, then fallbacks for rare characters.
+/// The faces text is drawn with: regular and bold.
 pub struct Fonts {
     faces: Vec<Face>,
 }
@@ -56,8 +56,8 @@ const REGULAR: usize = 0;
 const BOLD: usize = 1;
 
 impl Fonts {
-    /// Loads faces (font file, index in its collection): regular, bold, then fallbacks.
-    pub fn load(faces: &[(&Path, u32)]) -> Result<Self, PdfError> {
+    /// Loads the regular and the bold face (font file, index in its collection).
+    pub fn load(faces: [(&Path, u32); 2]) -> Result<Self, PdfError> {
         let faces = faces
             .iter()
             .map(|(path, index)| {
@@ -77,40 +77,26 @@ impl Fonts {
                 })
             })
             .collect::<io::Result<Vec<_>>>()?;
-        if faces.len() < 2 {
-            return Err(PdfError::Font(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a regular and a bold face are needed",
-            )));
-        }
         Ok(Self { faces })
     }
 
-    /// Debian's Noto CJK (package `fonts-noto-cjk`), Simplified Chinese: Sans regular and bold,
-    /// then Serif, which has more rare characters.
+    /// Debian's Noto Sans CJK SC (package `fonts-noto-cjk`), regular and bold.
     pub fn noto_cjk() -> Result<Self, PdfError> {
         let dir = Path::new("/usr/share/fonts/opentype/noto");
-        Self::load(&[
+        Self::load([
             (&dir.join("NotoSansCJK-Regular.ttc"), 2),
             (&dir.join("NotoSansCJK-Bold.ttc"), 2),
-            (&dir.join("NotoSerifCJK-Regular.ttc"), 2),
         ])
     }
 }
 
-/// A piece of a line in one face.
-#[derive(Debug)]
-struct Run {
-    face: usize,
-    x: f32,
-    text: String,
-}
-
 #[derive(Debug)]
 struct Line {
+    face: usize,
+    x: f32,
     baseline: f32,
     size: f32,
-    runs: Vec<Run>,
+    text: String,
 }
 
 #[derive(Debug, Default)]
@@ -141,17 +127,6 @@ impl<'a> Typesetter<'a> {
         }
     }
 
-    /// The face for `c`: the preferred one if it has it, else the first that does.
-    fn face_for(&self, c: char, preferred: usize) -> usize {
-        let has = |i: usize| self.metrics.get(i).is_some_and(|m| m.glyph_id(c).0 != 0);
-        if has(preferred) {
-            return preferred;
-        }
-        (0..self.metrics.len())
-            .find(|&i| has(i))
-            .unwrap_or(preferred)
-    }
-
     fn advance(&self, c: char, face: usize, size: f32) -> f32 {
         let Some(m) = self.metrics.get(face) else {
             return size;
@@ -161,9 +136,7 @@ impl<'a> Typesetter<'a> {
     }
 
     fn width(&self, text: &str, face: usize, size: f32) -> f32 {
-        text.chars()
-            .map(|c| self.advance(c, self.face_for(c, face), size))
-            .sum()
+        text.chars().map(|c| self.advance(c, face, size)).sum()
     }
 
     /// Breaks `text` into lines no wider than `width`.
@@ -184,7 +157,7 @@ impl<'a> Typesetter<'a> {
                 if w > width {
                     // A word longer than the line (a long number or address): break anywhere.
                     for c in token.chars() {
-                        let cw = self.advance(c, self.face_for(c, face), size);
+                        let cw = self.advance(c, face, size);
                         if used + cw > width && !line.is_empty() {
                             lines.push(std::mem::take(&mut line));
                             used = 0.0;
@@ -224,31 +197,13 @@ impl<'a> Typesetter<'a> {
 
     /// Places one line on the current page.
     fn place(&mut self, text: &str, face: usize, size: f32, x: f32, baseline: f32) {
-        let line = self.line(text, face, size, x, baseline);
-        self.page().lines.push(line);
-    }
-
-    /// One line at `x` in `face`, split into runs of the face each character needs.
-    fn line(&self, text: &str, face: usize, size: f32, x: f32, baseline: f32) -> Line {
-        let mut runs: Vec<Run> = Vec::new();
-        let mut pen = x;
-        for c in text.chars() {
-            let f = self.face_for(c, face);
-            match runs.last_mut() {
-                Some(run) if run.face == f => run.text.push(c),
-                _ => runs.push(Run {
-                    face: f,
-                    x: pen,
-                    text: c.to_string(),
-                }),
-            }
-            pen += self.advance(c, f, size);
-        }
-        Line {
+        self.page().lines.push(Line {
+            face,
+            x,
             baseline,
             size,
-            runs,
-        }
+            text: text.to_owned(),
+        });
     }
 
     fn paragraph(&mut self, text: &str, face: usize, size: f32, centred: bool) {
@@ -332,8 +287,13 @@ pub fn render(document: &Document, fonts: &Fonts) -> Result<Vec<u8>, PdfError> {
             i + 1
         );
         let x = (PAGE.0 - ts.width(&footer, REGULAR, 9.0)) / 2.0;
-        let line = ts.line(&footer, REGULAR, 9.0, x, PAGE.1 - MARGIN);
-        ts.pages[i].lines.push(line);
+        ts.pages[i].lines.push(Line {
+            face: REGULAR,
+            x,
+            baseline: PAGE.1 - MARGIN,
+            size: 9.0,
+            text: footer,
+        });
     }
 
     let mut pdf = PdfDocument::new();
@@ -349,17 +309,15 @@ pub fn render(document: &Document, fonts: &Fonts) -> Result<Vec<u8>, PdfError> {
         let mut p = pdf.start_page_with(settings);
         let mut surface = p.surface();
         for line in &page.lines {
-            for run in &line.runs {
-                if let Some(face) = fonts.faces.get(run.face) {
-                    surface.draw_text(
-                        Point::from_xy(run.x, line.baseline),
-                        face.pdf.clone(),
-                        line.size,
-                        &run.text,
-                        false,
-                        TextDirection::Auto,
-                    );
-                }
+            if let Some(face) = fonts.faces.get(line.face) {
+                surface.draw_text(
+                    Point::from_xy(line.x, line.baseline),
+                    face.pdf.clone(),
+                    line.size,
+                    &line.text,
+                    false,
+                    TextDirection::Auto,
+                );
             }
         }
         for &y in &page.rules {

@@ -99,14 +99,12 @@ impl FontRasterizer {
         Ok(Self { faces })
     }
 
-    /// Debian's Noto CJK (package `fonts-noto-cjk`): Sans SC, then Serif SC, which has more of
-    /// the rare characters found in names.
+    /// Debian's Noto Sans CJK SC (package `fonts-noto-cjk`). It covers 2590 characters outside
+    /// the BMP (rare name characters such as 𠮷); the other faces of Debian's collections cover
+    /// no character it lacks, so loading them would only cost memory.
     pub fn noto_cjk() -> io::Result<Self> {
         let dir = Path::new("/usr/share/fonts/opentype/noto");
-        Self::load(&[
-            (&dir.join("NotoSansCJK-Regular.ttc"), 2),
-            (&dir.join("NotoSerifCJK-Regular.ttc"), 2),
-        ])
+        Self::load(&[(&dir.join("NotoSansCJK-Regular.ttc"), 2)])
     }
 
     fn face_for(&self, c: char) -> Option<&FontVec> {

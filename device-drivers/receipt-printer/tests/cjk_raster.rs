@@ -4,9 +4,9 @@ use receipt_printer::raster::{FontRasterizer, Rasterizer};
 use receipt_printer::{Block, Encoder, Profile, Receipt, Style};
 
 #[test]
-fn a_character_outside_the_bmp_is_drawn_from_the_fallback_face() {
+fn a_character_outside_the_bmp_is_drawn() {
     let fonts = FontRasterizer::noto_cjk().expect("fonts-noto-cjk installed");
-    // 𠮷 (U+20BB7) is only in the Serif face; 秀 is in both.
+    // 𠮷 (U+20BB7) is outside the BMP and outside GB18030's 2-byte area.
     let rare = fonts.render("𠮷", 48, false, 576);
     let common = fonts.render("秀", 48, false, 576);
     assert_eq!(
