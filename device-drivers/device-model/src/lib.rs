@@ -20,7 +20,7 @@ mod status;
 
 pub use queue::{CommandError, CommandQueue, Completion, Job, Pending, Worker, completion};
 pub use status::{
-    ActionHint, DeviceFault, DeviceState, ErrorCode, Fault, Status, StatusPublisher,
+    ActionHint, DeviceFault, DeviceState, ErrorCode, Fault, Silence, Status, StatusPublisher,
     wait_for_status,
 };
 

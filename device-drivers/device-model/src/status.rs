@@ -164,6 +164,32 @@ impl<C: Clone + PartialEq + Debug> StatusPublisher<C> {
     }
 }
 
+/// Tells a lost reply from a silent device: one timeout on a live link is noise; two in a row,
+/// or one from a device not online yet, make it offline.
+#[derive(Debug, Default)]
+pub struct Silence {
+    in_row: u32,
+}
+
+impl Silence {
+    /// The device answered.
+    pub fn answered(&mut self) {
+        self.in_row = 0;
+    }
+
+    /// A request timed out: marks the device offline with `fault` if it has gone silent.
+    pub fn timed_out<C: Clone + PartialEq + Debug>(
+        &mut self,
+        status: &StatusPublisher<C>,
+        fault: Fault,
+    ) {
+        self.in_row += 1;
+        if self.in_row >= 2 || status.current().device != DeviceState::Online {
+            status.set_state(DeviceState::Offline, Some(fault));
+        }
+    }
+}
+
 /// Waits up to `within` until a device's status satisfies `want` (a device coming online,
 /// a card appearing) and returns it; on timeout, the last status seen is the error.
 pub async fn wait_for_status<C: Clone>(
@@ -183,6 +209,29 @@ pub async fn wait_for_status<C: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_lost_reply_is_noise_and_two_are_a_silent_device() {
+        let status = StatusPublisher::new("test", ());
+        let fault = || Fault {
+            code: ErrorCode::Timeout,
+            action: ActionHint::Engineer,
+            message: "no reply".into(),
+        };
+        let mut silence = Silence::default();
+        silence.timed_out(&status, fault());
+        assert_eq!(
+            status.current().device,
+            DeviceState::Offline,
+            "never online"
+        );
+        status.set_state(DeviceState::Online, None);
+        silence.answered();
+        silence.timed_out(&status, fault());
+        assert_eq!(status.current().device, DeviceState::Online);
+        silence.timed_out(&status, fault());
+        assert_eq!(status.current().device, DeviceState::Offline);
+    }
 
     #[test]
     fn online_clears_the_fault_and_receivers_see_each_change_once() {

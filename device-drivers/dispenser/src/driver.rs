@@ -12,8 +12,8 @@ use crate::error::DispenserError;
 use crate::frame::{ACK, CommandFrame, Decoded, Decoder, ENQ, NAK, ReplyFrame};
 use device_model::persist::{load_json, store_json};
 use device_model::{
-    ActionHint, CommandQueue, Device, DeviceFault, DeviceState, ErrorCode, Status, StatusPublisher,
-    Worker,
+    ActionHint, CommandQueue, Device, DeviceFault, DeviceState, ErrorCode, Silence, Status,
+    StatusPublisher, Worker,
 };
 use serde::{Deserialize, Serialize};
 use serial_link::host::{Line, LinkError};
@@ -190,7 +190,7 @@ impl SerialCardDispenser {
             status: status.clone(),
             events: events.clone(),
             counts,
-            timeouts_in_row: 0,
+            silence: Silence::default(),
             never: CancellationToken::new(),
         };
         let queue = CommandQueue::spawn("card-dispenser", worker)?;
@@ -267,7 +267,7 @@ struct DispenserWorker {
     status: Arc<StatusPublisher<DispenserStatus>>,
     events: broadcast::Sender<DispenserEvent>,
     counts: Counts,
-    timeouts_in_row: u32,
+    silence: Silence,
     never: CancellationToken,
 }
 
@@ -495,7 +495,7 @@ impl DispenserWorker {
     fn observe(&mut self, result: &Result<Sensors, DispenserError>) {
         match result {
             Ok(sensors) => {
-                self.timeouts_in_row = 0;
+                self.silence.answered();
                 let sensors = *sensors;
                 self.status.update(|s| s.class.sensors = Some(sensors));
                 self.status.set_state(DeviceState::Online, None);
@@ -507,12 +507,7 @@ impl DispenserWorker {
     fn observe_error(&mut self, error: &DispenserError) {
         match error {
             DispenserError::Timeout { .. } => {
-                self.timeouts_in_row += 1;
-                let online = self.status.current().device == DeviceState::Online;
-                if self.timeouts_in_row >= 2 || !online {
-                    self.status
-                        .set_state(DeviceState::Offline, Some(error.to_fault()));
-                }
+                self.silence.timed_out(&self.status, error.to_fault());
             }
             DispenserError::NoDevice(_) | DispenserError::Port(_) => {
                 self.status

@@ -13,7 +13,7 @@ use crate::status::{FULL_STATUS, PresenterStatus, PrinterCondition, dle_eot};
 use crate::{Receipt, status::Incoming, status::StatusDecoder};
 use device_model::{
     ActionHint, CommandError, CommandQueue, Device, DeviceFault, DeviceState, ErrorCode, Fault,
-    Status, StatusPublisher, Worker,
+    Silence, Status, StatusPublisher, Worker,
 };
 use serde::{Deserialize, Serialize};
 use serial_link::host::{Attachment, Line, LinkError};
@@ -209,7 +209,7 @@ impl EscPosPrinter {
             config,
             status: status.clone(),
             events: events.clone(),
-            timeouts_in_row: 0,
+            silence: Silence::default(),
         };
         let queue = CommandQueue::spawn("receipt-printer", worker)?;
         Ok(Self {
@@ -256,7 +256,7 @@ struct PrinterWorker {
     line: Line,
     status: Arc<StatusPublisher<PrinterStatus>>,
     events: broadcast::Sender<PrinterEvent>,
-    timeouts_in_row: u32,
+    silence: Silence,
 }
 
 impl Worker for PrinterWorker {
@@ -377,19 +377,15 @@ impl PrinterWorker {
         let result = self.ask_condition(cancel);
         match &result {
             Ok(condition) => {
-                self.timeouts_in_row = 0;
+                self.silence.answered();
                 let condition = *condition;
                 self.status.update(|s| s.class.condition = Some(condition));
                 let (state, fault) = condition.assess();
                 self.status.set_state(state, fault);
             }
             Err(PrinterError::Timeout) => {
-                self.timeouts_in_row += 1;
-                let online = self.status.current().device == DeviceState::Online;
-                if self.timeouts_in_row >= 2 || !online {
-                    self.status
-                        .set_state(DeviceState::Offline, Some(PrinterError::Timeout.to_fault()));
-                }
+                self.silence
+                    .timed_out(&self.status, PrinterError::Timeout.to_fault());
             }
             Err(_) => {}
         }

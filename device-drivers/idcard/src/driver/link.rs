@@ -211,7 +211,7 @@ impl ReaderWorker {
 
     /// Brings the device status in line with an answer.
     fn observe_reply(&mut self, reply: &Reply) {
-        self.timeouts_in_row = 0;
+        self.silence.answered();
         let sam = sam_health(Sw3::from(reply.sw3));
         self.status.update(|s| s.class.sam = sam);
         if sam == SamHealth::Ok {
@@ -227,15 +227,9 @@ impl ReaderWorker {
     fn observe_error(&mut self, error: &IdCardError) {
         match error {
             IdCardError::Timeout { .. } => {
-                self.timeouts_in_row += 1;
                 // Unwatched meanwhile: the card may have been swapped.
                 self.presence.lost_sight();
-                // One lost reply is noise on a live link; two, or none ever, is a silent reader.
-                let online = self.status.current().device == DeviceState::Online;
-                if self.timeouts_in_row >= 2 || !online {
-                    self.status
-                        .set_state(DeviceState::Offline, Some(error.to_fault()));
-                }
+                self.silence.timed_out(&self.status, error.to_fault());
             }
             IdCardError::NoDevice(_) | IdCardError::Port(_) => {
                 self.set_media(Media::Unknown);

@@ -14,7 +14,7 @@ use crate::command::{Baud, CardBlocks, Command, SamId, malformed};
 use crate::error::IdCardError;
 use crate::frame::{Decoder, Reply};
 use crate::sw3::Sw3;
-use device_model::{CommandQueue, Device, Fault, Status, StatusPublisher, Worker};
+use device_model::{CommandQueue, Device, Fault, Silence, Status, StatusPublisher, Worker};
 use presence::Presence;
 use serde::{Deserialize, Serialize};
 use serial_link::host::Line;
@@ -199,7 +199,7 @@ impl SerialIdCardReader {
             polling: false,
             presence: Presence::Unknown,
             last_read: None,
-            timeouts_in_row: 0,
+            silence: Silence::default(),
             probe: 0,
             never: CancellationToken::new(),
         };
@@ -328,7 +328,7 @@ struct ReaderWorker {
     presence: Presence,
     /// Serial number of the card read last.
     last_read: Option<[u8; 8]>,
-    timeouts_in_row: u32,
+    silence: Silence,
     /// How many other baud rates were probed, to try the next one each time.
     probe: usize,
     /// The token of the driver's own commands, which nobody cancels.
