@@ -229,6 +229,30 @@ async fn a_job_that_never_starts_is_canceled_when_the_citizen_cannot_wait_longer
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_job_whose_session_ends_is_canceled_in_the_queue() {
+    let cups = Cupsd::start();
+    let output = cups.out("kiosk-a4.pdf");
+    cups.add_queue("kiosk-a4", &output, &["job-hold-until-default=indefinite"]);
+    let printer = A4Printer::start(cups.config("kiosk-a4"), fonts()).unwrap();
+    let mut events = printer.events();
+    let cancel = go();
+    let document = common::sample();
+    let walk_away = async {
+        let A4Event::JobQueued(job) = events.recv().await.unwrap() else {
+            panic!("first event is the job queued")
+        };
+        cancel.cancel();
+        job
+    };
+    let (result, job) = tokio::join!(printer.print(&document, cancel.clone()), walk_away);
+    assert_eq!(result, Err(A4Error::Canceled));
+    let queue =
+        CupsQueue::new(&cups.server(), "kiosk-a4", "kiosk", Duration::from_secs(5)).unwrap();
+    assert_eq!(queue.job(job).await.unwrap().state, JobState::Canceled);
+    assert!(!output.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cups_not_running_is_no_device_for_an_engineer() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -7,10 +7,12 @@
 //! kiosk printer the cut receipt is presented, and retracted if the citizen has not taken it in
 //! time, so that a stranger never picks up someone else's application number.
 
+use crate::Receipt;
 use crate::encode::{EncodeError, Encoder, Presenter, Profile};
 use crate::raster::Rasterizer;
-use crate::status::{FULL_STATUS, PresenterStatus, PrinterCondition, dle_eot};
-use crate::{Receipt, status::Incoming, status::StatusDecoder};
+use crate::status::{
+    FULL_STATUS, Incoming, PresenterStatus, PrinterCondition, StatusDecoder, dle_eot,
+};
 use device_model::{
     ActionHint, CommandError, CommandQueue, Device, DeviceFault, DeviceState, ErrorCode, Fault,
     Silence, Status, StatusPublisher, Worker,
