@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::Path;
 
 /// Reads the state at `path`; `Ok(None)` if there is none yet.
@@ -22,18 +22,7 @@ pub fn load_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
 /// Replaces the state at `path` with `value`, durably.
 pub fn store_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = path.with_extension("tmp");
-    {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    durable_fs::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]
@@ -49,7 +38,11 @@ mod tests {
         store_json(&path, &vec![1u32, 2, 3]).unwrap();
         store_json(&path, &vec![4u32]).unwrap();
         assert_eq!(load_json::<Vec<u32>>(&path).unwrap(), Some(vec![4]));
-        assert!(!path.with_extension("tmp").exists());
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file is left"
+        );
         fs::write(&path, b"{not json").unwrap();
         let err = load_json::<Vec<u32>>(&path).unwrap_err();
         assert_eq!(

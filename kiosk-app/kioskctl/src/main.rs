@@ -9,6 +9,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod data;
 mod printer;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,16 @@ enum Command {
     Dispenser {
         #[command(subcommand)]
         command: DispenserCommand,
+    },
+    /// The offline store: applications, outbox, audit trail.
+    Db {
+        #[command(subcommand)]
+        command: data::DbCommand,
+    },
+    /// The signed service catalogue.
+    Catalog {
+        #[command(subcommand)]
+        command: data::CatalogCommand,
     },
     /// Simulated devices on pseudo-terminals.
     Sim {
@@ -185,7 +196,11 @@ fn main() -> ExitCode {
     // simulators log what they do.
     let default_log = match cli.command {
         Command::Sim { .. } => "info",
-        Command::Idcard { .. } | Command::Dispenser { .. } | Command::Printer { .. } => "off",
+        Command::Idcard { .. }
+        | Command::Dispenser { .. }
+        | Command::Printer { .. }
+        | Command::Db { .. }
+        | Command::Catalog { .. } => "off",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -194,6 +209,12 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| default_log.into()),
         )
         .init();
+    // The store and catalogue commands are synchronous: no runtime.
+    let command = match cli.command {
+        Command::Db { command } => return exit(data::db(command)),
+        Command::Catalog { command } => return exit(data::catalog(command)),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -202,7 +223,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("cannot start: {e}")),
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Idcard {
                 command:
                     IdcardCommand::Read {
@@ -268,10 +289,18 @@ fn main() -> ExitCode {
                         fault,
                     },
             } => sim_idcard(link, card, baud, fault).await,
+            Command::Db { .. } | Command::Catalog { .. } => Err("handled without a runtime".into()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn exit(result: Result<i32, String>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
         Err(message) => fail(message),
     }
 }

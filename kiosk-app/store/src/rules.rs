@@ -1,0 +1,165 @@
+//! What an application must satisfy before it is saved, checked against the catalogue it was
+//! planned with: the choice and answers still plan on this terminal, every field of the merged
+//! form passes its check, and every material of the merged list is captured, reused from a
+//! valid consented copy, or missing where 容缺 allows it and by a deadline within the rules.
+
+use application::{Draft, Provided, time};
+use catalogue::{Catalogue, FieldError, Plan, PlanError};
+
+/// Why an application is refused before anything is saved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The applicant did not consent to processing.
+    #[error("the applicant has not consented to processing")]
+    NoConsent,
+    /// It was planned with another catalogue version.
+    #[error("planned with catalogue {draft}, but {installed} is installed")]
+    CatalogueChanged {
+        /// The draft's version.
+        draft: u64,
+        /// The installed version.
+        installed: u64,
+    },
+    /// The choice does not plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A field's value is refused.
+    #[error("field `{field}`: {error}")]
+    Field {
+        /// The field.
+        field: String,
+        /// Why.
+        error: FieldError,
+    },
+    /// A value for a field the form does not have.
+    #[error("field `{0}` is not on this form")]
+    UnknownField(String),
+    /// A required material is not provided.
+    #[error("material `{0}` is required")]
+    MaterialMissing(String),
+    /// A material the plan does not list.
+    #[error("material `{0}` is not asked for")]
+    UnknownMaterial(String),
+    /// A material given twice.
+    #[error("material `{0}` is given twice")]
+    RepeatedMaterial(String),
+    /// Missing, but 容缺 does not allow it.
+    #[error("material `{0}` cannot be supplied later")]
+    NoRongque(String),
+    /// The promised supplement date is past what the rules allow.
+    #[error("material `{material}` may be supplied until {allowed} at the latest, not {deadline}")]
+    DeadlineTooLate {
+        /// The material.
+        material: String,
+        /// The deadline given.
+        deadline: String,
+        /// The latest allowed.
+        allowed: String,
+    },
+    /// Wrong page count.
+    #[error("material `{material}` has {pages} pages; 1 to {max} are accepted")]
+    Pages {
+        /// The material.
+        material: String,
+        /// Pages given.
+        pages: usize,
+        /// The most accepted.
+        max: u32,
+    },
+    /// The reused copy is not available to this applicant, expired, or of another material.
+    #[error(
+        "stored copy `{0}` cannot be reused: unknown, expired, not consented or another material"
+    )]
+    ReuseInvalid(String),
+}
+
+/// Checks `draft` (with `captured` page counts per material) against `catalogue`; returns the
+/// plan it comes to.
+pub(crate) fn check<'c>(
+    catalogue: &'c Catalogue,
+    terminal: &str,
+    draft: &Draft,
+    captured: &[(&str, usize)],
+    saved_at_ms: i64,
+) -> Result<Plan<'c>, Refusal> {
+    if !draft.consents.processing {
+        return Err(Refusal::NoConsent);
+    }
+    if draft.catalogue_version != catalogue.version {
+        return Err(Refusal::CatalogueChanged {
+            draft: draft.catalogue_version,
+            installed: catalogue.version,
+        });
+    }
+    let plan = catalogue.plan(terminal, &draft.choice(), &draft.answers())?;
+    for field in &plan.fields {
+        field
+            .check(draft.value(&field.id).unwrap_or(""))
+            .map_err(|error| Refusal::Field {
+                field: field.id.clone(),
+                error,
+            })?;
+    }
+    if let Some(v) = draft
+        .form
+        .iter()
+        .find(|v| !plan.fields.iter().any(|f| f.id == v.field))
+    {
+        return Err(Refusal::UnknownField(v.field.clone()));
+    }
+    let given = draft
+        .materials
+        .iter()
+        .map(|m| m.material.as_str())
+        .chain(captured.iter().map(|(m, _)| *m));
+    let mut seen = Vec::new();
+    for m in given {
+        if seen.contains(&m) {
+            return Err(Refusal::RepeatedMaterial(m.to_owned()));
+        }
+        seen.push(m);
+        if !plan.materials.iter().any(|p| p.material.id == m) {
+            return Err(Refusal::UnknownMaterial(m.to_owned()));
+        }
+    }
+    let today = time::local_date(saved_at_ms);
+    for planned in &plan.materials {
+        let id = planned.material.id.as_str();
+        if let Some((_, pages)) = captured.iter().find(|(m, _)| *m == id) {
+            let max = planned.material.capture.max_pages;
+            if *pages == 0 || *pages > max as usize {
+                return Err(Refusal::Pages {
+                    material: id.to_owned(),
+                    pages: *pages,
+                    max,
+                });
+            }
+            continue;
+        }
+        match draft
+            .materials
+            .iter()
+            .find(|m| m.material == id)
+            .map(|m| &m.provided)
+        {
+            Some(Provided::Missing { deadline }) => {
+                let days = planned
+                    .rongque_deadline()
+                    .ok_or_else(|| Refusal::NoRongque(id.to_owned()))?;
+                let allowed = time::iso(time::add_working_days(today, days));
+                // ISO dates compare as text.
+                if deadline.len() != 10 || deadline.as_str() > allowed.as_str() {
+                    return Err(Refusal::DeadlineTooLate {
+                        material: id.to_owned(),
+                        deadline: deadline.clone(),
+                        allowed,
+                    });
+                }
+            }
+            Some(_) => {}
+            None if planned.required => return Err(Refusal::MaterialMissing(id.to_owned())),
+            None => {}
+        }
+    }
+    Ok(plan)
+}

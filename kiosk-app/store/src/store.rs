@@ -1,0 +1,838 @@
+//! The store itself; see the crate documentation for what it promises.
+
+use crate::StoreError;
+use crate::audit::{self, AuditEvent, ChainCheck};
+use crate::crypto::{Cipher, KeySource, Keys};
+use crate::rules::{self, Refusal};
+use application::{
+    Application, ApplicationNumber, Draft, FormValue, MaterialEntry, PageRef, Provided, Status,
+    StatusChange,
+};
+use catalogue::{Autofill, Catalogue, TrustLevel};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Where and how the store keeps its data.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory: `kiosk.db` and `pages/`.
+    pub data_dir: PathBuf,
+    /// This terminal's five-digit number, unique in the fleet.
+    pub terminal: String,
+    /// The AEAD for new records.
+    pub cipher: Cipher,
+    /// Free space kept in reserve: below it no new application is taken.
+    pub reserve_bytes: u64,
+}
+
+impl Config {
+    /// The defaults: AES-256-GCM and 256 MiB in reserve.
+    pub fn new(data_dir: &Path, terminal: &str) -> Self {
+        Config {
+            data_dir: data_dir.to_owned(),
+            terminal: terminal.to_owned(),
+            cipher: Cipher::default(),
+            reserve_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Pages captured now for one material.
+pub struct CapturedMaterial {
+    /// The material's id.
+    pub material: String,
+    /// Page images (JPEG), in order; wiped when dropped.
+    pub pages: Vec<Zeroizing<Vec<u8>>>,
+}
+
+/// A durably saved application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// Its number, for the receipt.
+    pub number: ApplicationNumber,
+    /// The items filed.
+    pub items: Vec<String>,
+}
+
+/// A material kept for reuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredMaterial {
+    /// Its id, named by a draft that reuses it.
+    pub id: String,
+    /// The catalogue material.
+    pub material: String,
+    /// Its trust level.
+    pub trust: TrustLevel,
+    /// When it was captured, ms since the epoch.
+    pub captured_at_ms: i64,
+    /// Until when it may be reused; `None` is without limit.
+    pub valid_until_ms: Option<i64>,
+    /// Its pages.
+    pub pages: Vec<PageRef>,
+}
+
+/// The state of the store, for `kioskctl db verify` and the maintenance menu.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// `ok`, or what SQLite's `integrity_check` found.
+    pub integrity: String,
+    /// Applications kept.
+    pub applications: u64,
+    /// Outbox entries not yet delivered.
+    pub outbox_pending: u64,
+    /// `ok`, or where the audit chain breaks.
+    pub audit_chain: String,
+    /// Whether every application has exactly one outbox entry and every entry its application.
+    pub outbox_matches: bool,
+    /// Applications whose record or a page file does not open.
+    pub incomplete: Vec<String>,
+}
+
+/// What a purge erased.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Application numbers erased.
+    pub applications: Vec<String>,
+    /// Stored materials erased.
+    pub materials: u32,
+    /// Page files removed.
+    pub files: u32,
+}
+
+/// The kiosk's offline store. One per data directory, owned by one task.
+pub struct Store {
+    conn: Connection,
+    keys: Keys,
+    config: Config,
+    pages_dir: PathBuf,
+}
+
+const DB_FILE: &str = "kiosk.db";
+const PAGES_DIR: &str = "pages";
+const PAGE_SUFFIX: &str = ".page";
+/// Sealed with the key when the store is created: a wrong key is found at start, not later.
+const KEY_CHECK: &str = "key_check";
+
+impl Store {
+    /// Opens (creating if needed) the store in `config.data_dir`.
+    pub fn open(config: Config, key: &dyn KeySource) -> Result<Store, StoreError> {
+        let terminal_ok =
+            config.terminal.len() == 5 && config.terminal.bytes().all(|b| b.is_ascii_digit());
+        if !terminal_ok {
+            return Err(StoreError::Config(format!(
+                "terminal number `{}` is not five digits",
+                config.terminal
+            )));
+        }
+        durable_fs::create_dir_all(&config.data_dir)?;
+        let pages_dir = config.data_dir.join(PAGES_DIR);
+        durable_fs::create_dir_all(&pages_dir)?;
+        let keys = Keys::derive(&key.master_key()?, config.cipher);
+        let mut conn = Connection::open(config.data_dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        quick_check(&conn)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
+        let schema = crate::schema::migrate(&mut conn)?;
+        let mut store = Store {
+            conn,
+            keys,
+            config,
+            pages_dir,
+        };
+        store.claim()?;
+        let leftovers = store.remove_unreferenced_pages()?;
+        store.audit(&AuditEvent::StoreOpened { schema, leftovers })?;
+        Ok(store)
+    }
+
+    /// Binds a new store to this terminal and key, or checks that an existing one is ours.
+    fn claim(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let terminal = meta(&tx, "terminal")?;
+        match terminal {
+            Some(t) if t != self.config.terminal => {
+                return Err(StoreError::Config(format!(
+                    "this data belongs to terminal {t}, not {}",
+                    self.config.terminal
+                )));
+            }
+            Some(_) => {}
+            None => set_meta(&tx, "terminal", &self.config.terminal)?,
+        }
+        match meta(&tx, KEY_CHECK)? {
+            Some(check) => {
+                let blob = hex::decode(check).unwrap_or_default();
+                self.keys.open(&blob, KEY_CHECK.as_bytes()).map_err(|_| {
+                    StoreError::Key("this key does not open the store's data".into())
+                })?;
+            }
+            None => {
+                let blob = self.keys.seal(b"kiosk-store", KEY_CHECK.as_bytes())?;
+                set_meta(&tx, KEY_CHECK, &hex::encode(blob))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes page files no row names: those of a submission a crash interrupted.
+    fn remove_unreferenced_pages(&self) -> Result<usize, StoreError> {
+        let mut removed = durable_fs::remove_leftovers(&self.pages_dir)?;
+        let mut stmt = self.conn.prepare("SELECT DISTINCT file FROM page_refs")?;
+        let known: HashSet<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for entry in std::fs::read_dir(&self.pages_dir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(PAGE_SUFFIX) && !known.contains(&name) {
+                std::fs::remove_file(self.pages_dir.join(&name))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            durable_fs::sync_dir(&self.pages_dir)?;
+            tracing::warn!(removed, "removed page files of an interrupted submission");
+        }
+        Ok(removed)
+    }
+
+    /// Free bytes on the data directory's file system.
+    pub fn free_bytes(&self) -> Result<u64, StoreError> {
+        let st = nix::sys::statvfs::statvfs(&self.config.data_dir).map_err(std::io::Error::from)?;
+        Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+    }
+
+    /// Whether an application of `bytes` can be taken now; a nearly full disk is refused before
+    /// the citizen starts, with the same error [`Store::submit`] would give.
+    pub fn ensure_space(&self, bytes: u64) -> Result<(), StoreError> {
+        let free_bytes = self.free_bytes()?;
+        let needed_bytes = self.config.reserve_bytes.saturating_add(bytes);
+        if free_bytes < needed_bytes {
+            tracing::error!(
+                free_bytes,
+                needed_bytes,
+                "disk nearly full: applications stopped"
+            );
+            // Recording it may itself fail for want of space; the refusal stands either way.
+            let _ = self.audit(&AuditEvent::DiskFull {
+                free_bytes,
+                reserve_bytes: self.config.reserve_bytes,
+            });
+            return Err(StoreError::DiskFull {
+                free_bytes,
+                needed_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Saves an application durably and queues it for delivery. When this returns `Ok`, the
+    /// application, its pages and its outbox entry are on disk; on any error nothing is saved.
+    pub fn submit(
+        &mut self,
+        catalogue: &Catalogue,
+        draft: Draft,
+        captured: Vec<CapturedMaterial>,
+        now_ms: i64,
+    ) -> Result<Saved, StoreError> {
+        let counts: Vec<(&str, usize)> = captured
+            .iter()
+            .map(|c| (c.material.as_str(), c.pages.len()))
+            .collect();
+        let plan = rules::check(catalogue, &self.config.terminal, &draft, &counts, now_ms)?;
+        let items: Vec<String> = plan.items.iter().map(|i| i.code.clone()).collect();
+        let applicant_key = self.keys.lookup_key(&draft.applicant.id_number);
+
+        let mut entries = Vec::new();
+        for entry in &draft.materials {
+            match &entry.provided {
+                Provided::Reused { stored, .. } => {
+                    let m = self
+                        .stored_material(stored, &applicant_key, now_ms)?
+                        .filter(|m| m.material == entry.material)
+                        .ok_or_else(|| Refusal::ReuseInvalid(stored.clone()))?;
+                    entries.push(MaterialEntry {
+                        material: entry.material.clone(),
+                        provided: Provided::Reused {
+                            stored: m.id,
+                            captured_at_ms: m.captured_at_ms,
+                            trust: m.trust,
+                            pages: m.pages,
+                        },
+                    });
+                }
+                Provided::Missing { .. } => entries.push(entry.clone()),
+                Provided::Captured { .. } => {
+                    return Err(Refusal::UnknownMaterial(entry.material.clone()).into());
+                }
+            }
+        }
+
+        let bytes: u64 = captured
+            .iter()
+            .flat_map(|c| c.pages.iter())
+            .map(|p| p.len() as u64 + 64)
+            .sum();
+        self.ensure_space(bytes + (1 << 20))?;
+        let mut files = Vec::new();
+        let mut new_stored = Vec::new();
+        for c in &captured {
+            let mut pages = Vec::new();
+            for page in &c.pages {
+                let file = format!("{}{PAGE_SUFFIX}", uuid::Uuid::now_v7());
+                files.push((file.clone(), self.keys.seal(page, file.as_bytes())?));
+                pages.push(PageRef {
+                    file,
+                    sha256: hex::encode(Sha256::digest(page.as_slice())),
+                    bytes: page.len() as u64,
+                });
+            }
+            let reusable = catalogue.material(&c.material).filter(|m| m.reusable);
+            if let Some(m) = reusable.filter(|_| draft.consents.store_for_reuse) {
+                new_stored.push(StoredMaterial {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    material: m.id.clone(),
+                    trust: m.trust,
+                    captured_at_ms: now_ms,
+                    valid_until_ms: m.validity_days.map(|d| now_ms + i64::from(d) * 86_400_000),
+                    pages: pages.clone(),
+                });
+            }
+            entries.push(MaterialEntry {
+                material: c.material.clone(),
+                provided: Provided::Captured { pages },
+            });
+        }
+        drop(captured);
+        let free = self.free_bytes().unwrap_or(0);
+        durable_fs::write_batch(&self.pages_dir, &files)
+            .map_err(|e| StoreError::from(e).or_disk_full(free))?;
+
+        let draft = Draft {
+            materials: entries,
+            ..draft
+        };
+        let saved = self
+            .commit_application(items, draft, applicant_key, new_stored, now_ms)
+            .map_err(|e| e.or_disk_full(free));
+        if saved.is_err() {
+            for (file, _) in &files {
+                let _ = std::fs::remove_file(self.pages_dir.join(file));
+            }
+        }
+        saved
+    }
+
+    fn commit_application(
+        &mut self,
+        items: Vec<String>,
+        draft: Draft,
+        applicant_key: Vec<u8>,
+        stored: Vec<StoredMaterial>,
+        now_ms: i64,
+    ) -> Result<Saved, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let counter: u64 = meta(&tx, "counter")?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+            + 1;
+        let number = ApplicationNumber::new(
+            &self.config.terminal,
+            &application::time::yymmdd(now_ms),
+            counter,
+        )
+        .map_err(|e| StoreError::Config(e.to_string()))?;
+        let application = Application {
+            number: number.clone(),
+            terminal: self.config.terminal.clone(),
+            saved_at_ms: now_ms,
+            items: items.clone(),
+            draft,
+            history: vec![StatusChange {
+                status: Status::Saved,
+                at_ms: now_ms,
+            }],
+        };
+        let json = Zeroizing::new(
+            serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
+        );
+        let sealed = self.keys.seal(&json, record_context(&number).as_bytes())?;
+        tx.execute(
+            "INSERT INTO applications (number, saved_at_ms, status, status_at_ms, applicant_key, items, sealed)
+             VALUES (?1, ?2, 'saved', ?2, ?3, ?4, ?5)",
+            params![
+                number.as_str(),
+                now_ms,
+                applicant_key,
+                serde_json::to_string(&items).unwrap_or_default(),
+                sealed
+            ],
+        )?;
+        let owner = format!("app:{number}");
+        for page in application.page_files() {
+            tx.execute(
+                "INSERT OR IGNORE INTO page_refs (file, owner) VALUES (?1, ?2)",
+                params![page.file, owner],
+            )?;
+        }
+        for m in &stored {
+            tx.execute(
+                "INSERT INTO stored_materials (id, applicant_key, material, trust, captured_at_ms,
+                     valid_until_ms, consent_at_ms, source_application, pages)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7, ?8)",
+                params![
+                    m.id,
+                    applicant_key,
+                    m.material,
+                    trust_name(m.trust),
+                    m.captured_at_ms,
+                    m.valid_until_ms,
+                    number.as_str(),
+                    serde_json::to_string(&m.pages).unwrap_or_default()
+                ],
+            )?;
+            for page in &m.pages {
+                tx.execute(
+                    "INSERT OR IGNORE INTO page_refs (file, owner) VALUES (?1, ?2)",
+                    params![page.file, format!("mat:{}", m.id)],
+                )?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO outbox (id, application, state, next_attempt_ms, created_ms)
+             VALUES (?1, ?2, 'pending', ?3, ?3)",
+            params![uuid::Uuid::now_v7().to_string(), number.as_str(), now_ms],
+        )?;
+        set_meta(&tx, "counter", &counter.to_string())?;
+        let provided = |f: fn(&Provided) -> bool| {
+            application
+                .draft
+                .materials
+                .iter()
+                .filter(|m| f(&m.provided))
+                .map(|m| m.material.clone())
+                .collect::<Vec<_>>()
+        };
+        audit::append(
+            &tx,
+            &self.keys,
+            now_ms,
+            &AuditEvent::ApplicationSaved {
+                number: number.to_string(),
+                items: items.clone(),
+                pages: application.page_files().count() as u32,
+                reused: provided(|p| matches!(p, Provided::Reused { .. })),
+                missing: provided(|p| matches!(p, Provided::Missing { .. })),
+            },
+        )?;
+        tx.commit()?;
+        tracing::info!(number = %number, items = items.len(), "application saved");
+        Ok(Saved { number, items })
+    }
+
+    /// The application with this number.
+    pub fn application(&self, number: &ApplicationNumber) -> Result<Application, StoreError> {
+        let sealed: Vec<u8> = self
+            .conn
+            .query_row(
+                "SELECT sealed FROM applications WHERE number = ?1",
+                [number.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
+        self.unseal_application(number, &sealed)
+    }
+
+    fn unseal_application(
+        &self,
+        number: &ApplicationNumber,
+        sealed: &[u8],
+    ) -> Result<Application, StoreError> {
+        let json = self.keys.open(sealed, record_context(number).as_bytes())?;
+        serde_json::from_slice(&json).map_err(|e| StoreError::Sealed(e.to_string()))
+    }
+
+    /// The page images of an application, in order, each checked against its recorded hash.
+    pub fn pages(
+        &self,
+        application: &Application,
+    ) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, StoreError> {
+        let mut out = Vec::new();
+        for m in &application.draft.materials {
+            let pages = match &m.provided {
+                Provided::Captured { pages } | Provided::Reused { pages, .. } => pages,
+                Provided::Missing { .. } => continue,
+            };
+            for page in pages {
+                let sealed = std::fs::read(self.pages_dir.join(&page.file))?;
+                let image = self.keys.open(&sealed, page.file.as_bytes())?;
+                if hex::encode(Sha256::digest(image.as_slice())) != page.sha256 {
+                    return Err(StoreError::Sealed(format!(
+                        "page {} is not the one saved",
+                        page.file
+                    )));
+                }
+                out.push((m.material.clone(), image));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The numbers and statuses of a citizen's applications, found by ID number through the
+    /// keyed hash.
+    pub fn applications_of(
+        &self,
+        id_number: &str,
+    ) -> Result<Vec<(ApplicationNumber, String)>, StoreError> {
+        let key = self.keys.lookup_key(id_number);
+        let mut stmt = self.conn.prepare(
+            "SELECT number, status FROM applications WHERE applicant_key = ?1 ORDER BY saved_at_ms",
+        )?;
+        let rows = stmt
+            .query_map([key], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(n, s)| {
+                ApplicationNumber::parse(&n)
+                    .map(|n| (n, s))
+                    .map_err(|e| StoreError::Corrupt(format!("application number {n}: {e}")))
+            })
+            .collect()
+    }
+
+    /// Values of the citizen's latest application for the fields the catalogue fills from
+    /// earlier applications (`autofill: earlier`).
+    pub fn earlier_values(
+        &self,
+        catalogue: &Catalogue,
+        id_number: &str,
+    ) -> Result<Vec<FormValue>, StoreError> {
+        let Some((number, _)) = self.applications_of(id_number)?.pop() else {
+            return Ok(Vec::new());
+        };
+        let application = self.application(&number)?;
+        Ok(application
+            .draft
+            .form
+            .iter()
+            .filter(|v| {
+                catalogue
+                    .field(&v.field)
+                    .is_some_and(|f| f.autofill == Some(Autofill::Earlier))
+            })
+            .cloned()
+            .collect())
+    }
+
+    /// The citizen's stored materials that may be offered for reuse now: consented and still
+    /// valid.
+    pub fn reusable_materials(
+        &self,
+        id_number: &str,
+        now_ms: i64,
+    ) -> Result<Vec<StoredMaterial>, StoreError> {
+        let key = self.keys.lookup_key(id_number);
+        let mut stmt = self.conn.prepare(
+            "SELECT id FROM stored_materials WHERE applicant_key = ?1
+             AND (valid_until_ms IS NULL OR valid_until_ms > ?2) ORDER BY captured_at_ms DESC",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map(params![key, now_ms], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.stored_material(&id, &key, now_ms)?);
+        }
+        Ok(out)
+    }
+
+    fn stored_material(
+        &self,
+        id: &str,
+        applicant_key: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<StoredMaterial>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT material, trust, captured_at_ms, valid_until_ms, pages FROM stored_materials
+                 WHERE id = ?1 AND applicant_key = ?2 AND (valid_until_ms IS NULL OR valid_until_ms > ?3)",
+                params![id, applicant_key, now_ms],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((material, trust, captured_at_ms, valid_until_ms, pages)) = row else {
+            return Ok(None);
+        };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("stored material {id}: {what}"));
+        Ok(Some(StoredMaterial {
+            id: id.to_owned(),
+            material,
+            trust: serde_json::from_value(serde_json::Value::String(trust))
+                .map_err(|_| corrupt("trust level"))?,
+            captured_at_ms,
+            valid_until_ms,
+            pages: serde_json::from_str(&pages).map_err(|_| corrupt("pages"))?,
+        }))
+    }
+
+    /// Records a new status in the application's history.
+    pub fn record_status(
+        &mut self,
+        number: &ApplicationNumber,
+        status: Status,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut application = self.application(number)?;
+        let name = status_name(&status);
+        application.history.push(StatusChange { status, at_ms });
+        let json = Zeroizing::new(
+            serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
+        );
+        let sealed = self.keys.seal(&json, record_context(number).as_bytes())?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE applications SET status = ?2, status_at_ms = ?3, sealed = ?4 WHERE number = ?1",
+            params![number.as_str(), name, at_ms, sealed],
+        )?;
+        if matches!(application.status(), Some(Status::Delivered)) {
+            tx.execute(
+                "UPDATE outbox SET state = 'delivered', delivered_ms = ?2 WHERE application = ?1",
+                params![number.as_str(), at_ms],
+            )?;
+        }
+        audit::append(
+            &tx,
+            &self.keys,
+            at_ms,
+            &AuditEvent::StatusChanged {
+                number: number.to_string(),
+                status: name.to_owned(),
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Erases delivered applications older than `retention_ms`, and stored materials past their
+    /// validity, with their page files. A tombstone of each erased number remains.
+    pub fn purge(&mut self, now_ms: i64, retention_ms: i64) -> Result<PurgeReport, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let numbers: Vec<String> = tx
+            .prepare(
+                "SELECT application FROM outbox WHERE state = 'delivered' AND delivered_ms < ?1",
+            )?
+            .query_map([now_ms - retention_ms], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut owners: Vec<String> = numbers.iter().map(|n| format!("app:{n}")).collect();
+        let expired: Vec<String> = tx
+            .prepare("SELECT id FROM stored_materials WHERE valid_until_ms <= ?1")?
+            .query_map([now_ms], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        owners.extend(expired.iter().map(|id| format!("mat:{id}")));
+        let mut candidates = Vec::new();
+        for owner in &owners {
+            let files: Vec<String> = tx
+                .prepare("SELECT file FROM page_refs WHERE owner = ?1")?
+                .query_map([owner], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.execute("DELETE FROM page_refs WHERE owner = ?1", [owner])?;
+            candidates.extend(files);
+        }
+        for n in &numbers {
+            tx.execute("DELETE FROM applications WHERE number = ?1", [n])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO purged (number, purged_at_ms) VALUES (?1, ?2)",
+                params![n, now_ms],
+            )?;
+        }
+        for id in &expired {
+            tx.execute("DELETE FROM stored_materials WHERE id = ?1", [id])?;
+        }
+        let mut orphaned = Vec::new();
+        for file in candidates {
+            let still: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM page_refs WHERE file = ?1)",
+                [&file],
+                |r| r.get(0),
+            )?;
+            if !still && !orphaned.contains(&file) {
+                orphaned.push(file);
+            }
+        }
+        let report = PurgeReport {
+            applications: numbers,
+            materials: expired.len() as u32,
+            files: orphaned.len() as u32,
+        };
+        if !report.applications.is_empty() || report.materials > 0 {
+            audit::append(
+                &tx,
+                &self.keys,
+                now_ms,
+                &AuditEvent::Purged {
+                    applications: report.applications.clone(),
+                    materials: report.materials,
+                },
+            )?;
+        }
+        tx.commit()?;
+        // Files go after the rows: a crash here leaves unreferenced files the next start removes.
+        for file in &orphaned {
+            std::fs::remove_file(self.pages_dir.join(file))?;
+        }
+        if !orphaned.is_empty() {
+            durable_fs::sync_dir(&self.pages_dir)?;
+        }
+        Ok(report)
+    }
+
+    /// Checks everything: SQLite's full integrity check, every application's record and page
+    /// files, the outbox against the applications, and the audit chain.
+    pub fn verify(&self) -> Result<Report, StoreError> {
+        let problems: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let integrity = if problems == ["ok"] {
+            "ok".to_owned()
+        } else {
+            problems.join("; ")
+        };
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        let applications = count("SELECT COUNT(*) FROM applications")?;
+        let outbox_pending = count("SELECT COUNT(*) FROM outbox WHERE state != 'delivered'")?;
+        let unmatched = count(
+            "SELECT (SELECT COUNT(*) FROM applications a WHERE NOT EXISTS
+                        (SELECT 1 FROM outbox o WHERE o.application = a.number))
+                  + (SELECT COUNT(*) FROM outbox o WHERE NOT EXISTS
+                        (SELECT 1 FROM applications a WHERE a.number = o.application))",
+        )?;
+        let mut incomplete = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT number, sealed FROM applications")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        for row in rows {
+            let (number, sealed) = row?;
+            let whole = ApplicationNumber::parse(&number)
+                .ok()
+                .and_then(|n| self.unseal_application(&n, &sealed).ok())
+                .is_some_and(|a| {
+                    a.page_files()
+                        .all(|p| self.pages_dir.join(&p.file).is_file())
+                });
+            if !whole {
+                incomplete.push(number);
+            }
+        }
+        let audit_chain = match audit::verify(&self.conn, &self.keys)? {
+            ChainCheck::Ok { .. } => "ok".to_owned(),
+            ChainCheck::Broken { reason, .. } => reason,
+        };
+        Ok(Report {
+            integrity,
+            applications,
+            outbox_pending,
+            audit_chain,
+            outbox_matches: unmatched == 0,
+            incomplete,
+        })
+    }
+
+    /// Records an event in the audit trail in its own transaction.
+    pub fn audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        audit::append(&tx, &self.keys, application::time::now_ms(), event)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The audit trail's check.
+    pub fn audit_chain(&self) -> Result<ChainCheck, StoreError> {
+        audit::verify(&self.conn, &self.keys)
+    }
+}
+
+fn quick_check(conn: &Connection) -> Result<(), StoreError> {
+    let result: Result<Vec<String>, rusqlite::Error> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
+    match result {
+        Ok(rows) if rows == ["ok"] => Ok(()),
+        Ok(rows) => Err(StoreError::Corrupt(rows.join("; "))),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+fn meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn record_context(number: &ApplicationNumber) -> String {
+    format!("application:{number}")
+}
+
+fn trust_name(trust: TrustLevel) -> &'static str {
+    match trust {
+        TrustLevel::A => "A",
+        TrustLevel::B => "B",
+        TrustLevel::C => "C",
+        TrustLevel::D => "D",
+    }
+}
+
+fn status_name(status: &Status) -> &'static str {
+    match status {
+        Status::Saved => "saved",
+        Status::Delivered => "delivered",
+        Status::Accepted => "accepted",
+        Status::CorrectionsNeeded { .. } => "corrections_needed",
+        Status::Rejected { .. } => "rejected",
+        Status::ResultReady { .. } => "result_ready",
+        Status::Collected => "collected",
+    }
+}
