@@ -74,7 +74,7 @@ pub fn applicant(who: u64) -> Applicant {
     let body = format!("{region}{year:04}{month:02}{day:02}{seq:03}");
     Applicant {
         name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
-        id_number: with_check(&body, "0123456789X", |s| id_number_check_ok(s)),
+        id_number: with_check(&body, "0123456789X", id_number_check_ok),
         sex: if male { "男" } else { "女" }.into(),
         nation: Some("汉".into()),
         birth_date: format!("{year:04}-{month:02}-{day:02}"),

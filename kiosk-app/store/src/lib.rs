@@ -26,7 +26,9 @@ mod store;
 pub use audit::{AuditEvent, ChainCheck};
 pub use crypto::{Cipher, KeyFile, KeySource, MasterKey};
 pub use rules::Refusal;
-pub use store::{CapturedMaterial, Config, PurgeReport, Report, Saved, Store, StoredMaterial};
+pub use store::{
+    CapturedMaterial, Config, PageImage, PurgeReport, Report, Saved, Store, StoredMaterial,
+};
 
 /// Why the store cannot do what was asked. Nothing was saved when any of these is returned.
 #[derive(Debug, thiserror::Error)]

@@ -103,6 +103,9 @@ pub struct PurgeReport {
     pub files: u32,
 }
 
+/// A page image with the id of the material it belongs to; wiped when dropped.
+pub type PageImage = (String, Zeroizing<Vec<u8>>);
+
 /// The kiosk's offline store. One per data directory, owned by one task.
 pub struct Store {
     conn: Connection,
@@ -466,10 +469,7 @@ impl Store {
     }
 
     /// The page images of an application, in order, each checked against its recorded hash.
-    pub fn pages(
-        &self,
-        application: &Application,
-    ) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, StoreError> {
+    pub fn pages(&self, application: &Application) -> Result<Vec<PageImage>, StoreError> {
         let mut out = Vec::new();
         for m in &application.draft.materials {
             let pages = match &m.provided {

