@@ -52,13 +52,13 @@ pub struct Answer {
     pub value: String,
 }
 
-/// One captured page, stored as a file beside the database.
+/// One captured page, stored as a file beside the database. Its integrity on the kiosk is the
+/// AEAD tag of the sealed file, which is bound to the file name; a content digest for delivery
+/// is computed when the page is sent, off the citizen's path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRef {
     /// The file name in the store's page directory.
     pub file: String,
-    /// SHA-256 of the page image (before sealing), hex.
-    pub sha256: String,
     /// Size of the page image in bytes.
     pub bytes: u64,
 }

@@ -37,30 +37,66 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// temporary name and fsynced, then all are renamed and the directory is synced once. On an
 /// error the files of this batch are removed.
 pub fn write_batch(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
-    let result = (|| {
-        for (name, bytes) in files {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(temp_name(&dir.join(name)))?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-        }
-        for (name, _) in files {
-            let path = dir.join(name);
-            fs::rename(temp_name(&path), &path)?;
-        }
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        for (name, _) in files {
-            let path = dir.join(name);
-            let _ = fs::remove_file(temp_name(&path));
-            let _ = fs::remove_file(path);
+    let mut batch = Batch::new(dir);
+    for (name, bytes) in files {
+        batch.add(name, bytes)?;
+    }
+    batch.publish()
+}
+
+/// New files written one by one (each to its temporary name, fsynced) and published together
+/// by [`Batch::publish`]: renamed, then one directory fsync. A batch dropped unpublished
+/// removes what it wrote, so an error half-way leaves nothing behind.
+pub struct Batch<'a> {
+    dir: &'a Path,
+    names: Vec<String>,
+    published: bool,
+}
+
+impl<'a> Batch<'a> {
+    /// An empty batch of files for `dir`.
+    pub fn new(dir: &'a Path) -> Self {
+        Batch {
+            dir,
+            names: Vec::new(),
+            published: false,
         }
     }
-    result
+
+    /// Writes `bytes` as `name`'s temporary file and fsyncs it.
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.names.push(name.to_owned());
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(temp_name(&self.dir.join(name)))?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    }
+
+    /// Renames every file to its name and makes the renames durable.
+    pub fn publish(mut self) -> io::Result<()> {
+        for name in &self.names {
+            let path = self.dir.join(name);
+            fs::rename(temp_name(&path), &path)?;
+        }
+        sync_dir(self.dir)?;
+        self.published = true;
+        Ok(())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if !self.published {
+            for name in &self.names {
+                let path = self.dir.join(name);
+                let _ = fs::remove_file(temp_name(&path));
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
 }
 
 /// Makes the directory entries of `dir` (creations, renames, removals) durable.
