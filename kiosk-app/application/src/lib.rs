@@ -17,8 +17,9 @@ use catalogue::{Delivery, TrustLevel};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// The applicant, as read from the ID card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+/// The applicant, as read from the ID card. `Debug` shows nothing personal, so that no log line
+/// can carry it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct Applicant {
     /// Name.
     pub name: String,
@@ -34,13 +35,25 @@ pub struct Applicant {
     pub address: Option<String>,
 }
 
-/// One form value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+/// One form value. `Debug` shows the field, not the value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct FormValue {
     /// The field's id in the catalogue.
     pub field: String,
     /// What was entered or filled in.
     pub value: String,
+}
+
+impl std::fmt::Debug for Applicant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Applicant { .. }")
+    }
+}
+
+impl std::fmt::Debug for FormValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FormValue {{ field: {:?}, .. }}", self.field)
+    }
 }
 
 /// One answer to a situation question.
@@ -180,7 +193,8 @@ pub struct Draft {
     pub form: Vec<FormValue>,
     /// Materials reused or declared missing (captured ones come with their page images).
     pub materials: Vec<MaterialEntry>,
-    /// How the result is to be delivered.
+    /// How the applicant prefers results delivered: each item whose result can go that way
+    /// goes that way, the others their own first way.
     pub delivery: Delivery,
     /// Consents.
     pub consents: Consents,

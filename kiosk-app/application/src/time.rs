@@ -1,7 +1,7 @@
 //! Kiosk time: milliseconds since the epoch, shown in China Standard Time (UTC+8, no daylight
 //! saving), and 容缺 deadlines counted in working days.
 
-use ::time::{Date, Duration, OffsetDateTime, UtcOffset, Weekday};
+use ::time::{Date, OffsetDateTime, UtcOffset, Weekday};
 
 /// China Standard Time.
 const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
@@ -43,14 +43,30 @@ pub fn iso(date: Date) -> String {
     )
 }
 
+/// Parses `YYYY-MM-DD`.
+pub fn parse_iso(text: &str) -> Option<Date> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let month: u8 = text.get(5..7)?.parse().ok()?;
+    Date::from_calendar_date(
+        text.get(..4)?.parse().ok()?,
+        ::time::Month::try_from(month).ok()?,
+        text.get(8..)?.parse().ok()?,
+    )
+    .ok()
+}
+
 /// The date `days` working days after `from`, counting Monday to Friday. Public holidays and
-/// their make-up working days are published yearly and are not yet in the catalogue, so a
-/// deadline across a holiday comes out early, never late.
+/// their make-up working days (调休) are published yearly and are not yet in the catalogue, so a
+/// deadline across a holiday is off by those days. Counts above a year are taken as a year (the
+/// catalogue refuses longer time limits).
 pub fn add_working_days(from: Date, days: u32) -> Date {
     let mut date = from;
-    let mut left = days;
+    let mut left = days.min(catalogue::MAX_DAYS);
     while left > 0 {
-        date += Duration::days(1);
+        date = date.next_day().unwrap_or(date);
         if !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday) {
             left -= 1;
         }
@@ -68,6 +84,9 @@ mod tests {
         let friday = Date::from_calendar_date(2026, Month::November, 20).unwrap();
         assert_eq!(iso(add_working_days(friday, 1)), "2026-11-23");
         assert_eq!(iso(add_working_days(friday, 5)), "2026-11-27");
+        assert_eq!(parse_iso("2026-11-27"), Some(add_working_days(friday, 5)));
+        assert_eq!(parse_iso("2026-02-29"), None);
+        assert_eq!(parse_iso("1111111111"), None);
         // 2026-11-21 16:30 UTC is already the 22nd in Beijing.
         let at = 1_795_278_600_000;
         assert_eq!(yymmdd(at), "261122");

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// The catalogue format this build reads; a catalogue of another format is refused.
 pub const FORMAT: u32 = 1;
 
+/// The longest time limit or 容缺 deadline a catalogue may set, in working days (about a year).
+pub const MAX_DAYS: u32 = 260;
+
 /// A text in the kiosk's two languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

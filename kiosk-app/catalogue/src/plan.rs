@@ -156,10 +156,12 @@ impl Catalogue {
             if asked.iter().any(|a| a.id == q.id) {
                 continue;
             }
-            let applies = q
-                .when
-                .as_ref()
-                .is_none_or(|w| answers.get(&w.question) == Some(&w.equals));
+            // A follow-up applies only once its question was asked and got the answer it waits
+            // for; a leftover answer to a question no longer asked does not count.
+            let applies = q.when.as_ref().is_none_or(|w| {
+                asked.iter().any(|a| a.id == w.question)
+                    && answers.get(&w.question) == Some(&w.equals)
+            });
             if !applies {
                 continue;
             }
@@ -184,12 +186,12 @@ impl Catalogue {
                 effects.push(e);
             }
             // Followers of this question come right after it.
-            for follower in self
+            let followers = self
                 .questions
                 .iter()
-                .filter(|f| f.when.as_ref().is_some_and(|w| w.question == q.id))
-            {
-                pending.insert(next, &follower.id);
+                .filter(|f| f.when.as_ref().is_some_and(|w| w.question == q.id));
+            for (k, follower) in followers.enumerate() {
+                pending.insert(next + k, &follower.id);
             }
         }
 
@@ -215,7 +217,10 @@ impl Catalogue {
             item.fields.iter().for_each(|f| add_field(f));
         }
         let mut materials: Vec<PlannedMaterial> = Vec::new();
-        let mut add_material = |id: &str, required: bool, item: Option<&'c str>| {
+        let add_material = |materials: &mut Vec<PlannedMaterial<'c>>,
+                            id: &str,
+                            required: bool,
+                            item: Option<&'c str>| {
             let Some(m) = self.material(id) else {
                 return;
             };
@@ -232,19 +237,20 @@ impl Catalogue {
         };
         for item in &items {
             for m in &item.materials {
-                add_material(&m.material, m.required, Some(&item.code));
+                add_material(&mut materials, &m.material, m.required, Some(&item.code));
             }
         }
-        let mut removed: Vec<&str> = Vec::new();
+        // Answers apply in the order given: a later answer may add back what an earlier removed.
         for e in &effects {
             match e {
-                Effect::AddMaterial(m) => add_material(&m.material, m.required, None),
-                Effect::RemoveMaterial(m) => removed.push(m),
+                Effect::AddMaterial(m) => {
+                    add_material(&mut materials, &m.material, m.required, None)
+                }
+                Effect::RemoveMaterial(m) => materials.retain(|p| p.material.id != *m),
                 Effect::AddField(f) => add_field(f),
                 Effect::AddItem(_) | Effect::RemoveItem(_) => {}
             }
         }
-        materials.retain(|m| !removed.contains(&m.material.id.as_str()));
         Ok(Plan {
             time_limit_days: items.iter().map(|i| i.time_limit_days).max().unwrap_or(0),
             items,

@@ -2,7 +2,7 @@
 //! unique, every text exists in both languages, and the 容缺 rule holds (a material may be
 //! supplied late only within the promised time limit of every item that asks for it).
 
-use crate::model::{Catalogue, Effect, FORMAT, FieldKind, Text};
+use crate::model::{Catalogue, Effect, FORMAT, FieldKind, MAX_DAYS, Text};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -49,6 +49,14 @@ pub enum Problem {
         deadline: u32,
         /// The item's time limit.
         limit: u32,
+    },
+    /// A time limit or deadline longer than the kiosk counts.
+    #[error("{at}: {days} working days is more than {MAX_DAYS}")]
+    TooLong {
+        /// Where.
+        at: String,
+        /// The days given.
+        days: u32,
     },
     /// A question depends on one asked later, or on an answer it cannot get.
     #[error(
@@ -156,6 +164,12 @@ impl Check<'_> {
         }
         for m in &c.materials {
             self.text(&format!("material `{}`", m.id), &m.name);
+            if let Some(r) = m.rongque.filter(|r| r.deadline_days > MAX_DAYS) {
+                self.problems.push(Problem::TooLong {
+                    at: format!("material `{}` 容缺 deadline", m.id),
+                    days: r.deadline_days,
+                });
+            }
             if m.rongque.is_some_and(|r| r.deadline_days == 0) {
                 self.problems.push(Problem::Empty {
                     at: format!("material `{}` 容缺 deadline", m.id),
@@ -210,6 +224,12 @@ impl Check<'_> {
             self.text(&at, &item.name);
             if c.department(&item.department).is_none() {
                 self.unknown(&at, "department", &item.department);
+            }
+            if item.time_limit_days > MAX_DAYS {
+                self.problems.push(Problem::TooLong {
+                    at: format!("{at} time limit"),
+                    days: item.time_limit_days,
+                });
             }
             self.non_empty(&format!("{at} subjects"), item.subjects.len());
             self.non_empty(&format!("{at} delivery"), item.delivery.len());

@@ -175,6 +175,11 @@ fn questions_are_asked_in_order_and_a_follow_up_only_after_its_answer() {
             .any(|m| m.material.id == "unmarried_note" && m.required)
     );
 
+    // An answer left over from before `married` changed to `no` no longer applies.
+    unmarried.insert("hukou_where".into(), "mother".into());
+    let plan = c.plan("20001", &choice, &unmarried).unwrap();
+    assert!(!plan.fields.iter().any(|f| f.id == "hukou.address"));
+
     unmarried.insert("married".into(), "perhaps".into());
     assert_eq!(
         c.plan("20001", &choice, &unmarried).unwrap_err(),

@@ -193,7 +193,7 @@ pub fn db(command: DbCommand) -> Result<i32, String> {
                 CipherArg::Aes256Gcm => Cipher::Aes256Gcm,
                 CipherArg::Sm4Gcm => Cipher::Sm4Gcm,
             };
-            Store::open(config, &KeyFile(key)).map_err(|e| e.to_string())?;
+            Store::create(config, &KeyFile(key)).map_err(|e| e.to_string())?;
             durable_fs::write_atomic(&dir.data_dir.join("terminal"), terminal.as_bytes())
                 .map_err(|e| e.to_string())?;
             let installed = dir.catalogue()?;

@@ -29,7 +29,7 @@ fn main() {
     KeyFile::create(&key).expect("key");
     let mut config = Config::new(&dir.path().join("data"), sample::LOBBY_TERMINAL);
     config.reserve_bytes = 64 << 20;
-    let mut store = Store::open(config, &KeyFile(key)).expect("store");
+    let mut store = Store::create(config, &KeyFile(key)).expect("store");
     let catalogue = sample::catalogue().expect("sample catalogue");
     let plain_dir = dir.path().join("plain");
     std::fs::create_dir(&plain_dir).expect("plain dir");

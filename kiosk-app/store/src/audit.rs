@@ -2,7 +2,9 @@
 //! previous entry's MAC, so an entry removed, reordered or altered breaks the chain. The MAC key
 //! comes from the store's master key, so the chain cannot be rebuilt by someone who only has the
 //! database file. The head (last sequence and MAC) is also kept in `meta`, in the same
-//! transaction, so cutting entries off the end is detected too.
+//! transaction, so cutting entries off the end is detected too, unless the head is set back as
+//! well: an older head is a genuine pair, so that cut shows only against a copy kept elsewhere
+//! (the head the kiosk reports to the central office).
 //!
 //! Events carry no personal data: application numbers, item codes and counts only.
 
@@ -118,13 +120,15 @@ fn head(tx: &rusqlite::Connection) -> Result<(u64, Vec<u8>), StoreError> {
             r.get(0)
         })
         .optional()?;
-    Ok(match value.as_deref().and_then(|v| v.split_once(':')) {
-        Some((seq, mac)) => (
-            seq.parse().unwrap_or(0),
-            hex::decode(mac).unwrap_or_default(),
-        ),
-        None => (0, Vec::new()),
-    })
+    let Some(value) = value else {
+        return Ok((0, Vec::new()));
+    };
+    let garbled = || StoreError::Corrupt("the audit head is garbled".into());
+    let (seq, mac) = value.split_once(':').ok_or_else(garbled)?;
+    Ok((
+        seq.parse().map_err(|_| garbled())?,
+        hex::decode(mac).map_err(|_| garbled())?,
+    ))
 }
 
 /// Checks the whole chain.

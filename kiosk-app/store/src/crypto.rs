@@ -122,6 +122,7 @@ pub struct Keys {
     seal: Zeroizing<[u8; 32]>,
     lookup: Zeroizing<[u8; 32]>,
     audit: Zeroizing<[u8; 32]>,
+    rows: Zeroizing<[u8; 32]>,
 }
 
 impl Keys {
@@ -139,6 +140,7 @@ impl Keys {
             seal: derive(b"seal"),
             lookup: derive(b"lookup"),
             audit: derive(b"audit"),
+            rows: derive(b"rows"),
         }
     }
 
@@ -198,6 +200,11 @@ impl Keys {
     /// The audit chain's MAC of one entry.
     pub fn audit_mac(&self, parts: &[&[u8]]) -> Vec<u8> {
         self.mac(&self.audit, parts)
+    }
+
+    /// The MAC that binds a row's plain columns together (see the stored materials).
+    pub fn row_mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+        self.mac(&self.rows, parts)
     }
 
     fn mac(&self, key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {

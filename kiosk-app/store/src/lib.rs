@@ -38,6 +38,12 @@ pub enum StoreError {
         "the database is damaged ({0}); the kiosk must stay out of service until an engineer recovers it"
     )]
     Corrupt(String),
+    /// The data directory has no store: `kioskctl db init` makes one.
+    #[error("{0} holds no store; it is made once, at installation")]
+    NotInitialised(String),
+    /// Another process has the store open (one writer only).
+    #[error("the store is in use by another process")]
+    Busy,
     /// The database was written by a newer build.
     #[error("the database has schema {found}, newer than this build's {supported}")]
     NewerSchema {

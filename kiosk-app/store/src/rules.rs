@@ -46,7 +46,7 @@ pub enum Refusal {
     /// Missing, but 容缺 does not allow it.
     #[error("material `{0}` cannot be supplied later")]
     NoRongque(String),
-    /// The promised supplement date is past what the rules allow.
+    /// The promised supplement date is not a date after today and within what the rules allow.
     #[error("material `{material}` may be supplied until {allowed} at the latest, not {deadline}")]
     DeadlineTooLate {
         /// The material.
@@ -66,6 +66,21 @@ pub enum Refusal {
         /// The most accepted.
         max: u32,
     },
+    /// A field or question given twice.
+    #[error("`{0}` is given twice")]
+    Repeated(String),
+    /// A situation question that applies has no answer.
+    #[error("question `{0}` is not answered")]
+    Unanswered(String),
+    /// The answers leave nothing to file.
+    #[error("the answers leave no item to file")]
+    NothingToFile,
+    /// A delivery none of the items offers.
+    #[error("no item's result can be delivered by {0}")]
+    Delivery(String),
+    /// The application is not signed.
+    #[error("the application is not signed")]
+    NotSigned,
     /// The reused copy is not available to this applicant, expired, or of another material.
     #[error(
         "stored copy `{0}` cannot be reused: unknown, expired, not consented or another material"
@@ -91,7 +106,35 @@ pub(crate) fn check<'c>(
             installed: catalogue.version,
         });
     }
-    let plan = catalogue.plan(terminal, &draft.choice(), &draft.answers())?;
+    if draft.signature.strokes.iter().all(Vec::is_empty) {
+        return Err(Refusal::NotSigned);
+    }
+    let fields = draft.form.iter().map(|v| &v.field);
+    let questions = draft.answers.iter().map(|a| &a.question);
+    for list in [fields.collect::<Vec<_>>(), questions.collect()] {
+        for (n, id) in list.iter().enumerate() {
+            if list[..n].contains(id) {
+                return Err(Refusal::Repeated((*id).clone()));
+            }
+        }
+    }
+    let answers = draft.answers();
+    let plan = catalogue.plan(terminal, &draft.choice(), &answers)?;
+    if let Some(q) = plan.next_question(&answers) {
+        return Err(Refusal::Unanswered(q.id.clone()));
+    }
+    if plan.items.is_empty() {
+        return Err(Refusal::NothingToFile);
+    }
+    // The delivery is the applicant's preference: each item whose result can go that way goes
+    // that way, the others their own first way. At least one item must offer it.
+    if !plan
+        .items
+        .iter()
+        .any(|i| i.delivery.contains(&draft.delivery))
+    {
+        return Err(Refusal::Delivery(format!("{:?}", draft.delivery)));
+    }
     for field in &plan.fields {
         field
             .check(draft.value(&field.id).unwrap_or(""))
@@ -146,15 +189,18 @@ pub(crate) fn check<'c>(
                 let days = planned
                     .rongque_deadline()
                     .ok_or_else(|| Refusal::NoRongque(id.to_owned()))?;
-                let allowed = time::iso(time::add_working_days(today, days));
-                // ISO dates compare as text.
-                if deadline.len() != 10 || deadline.as_str() > allowed.as_str() {
+                let allowed = time::add_working_days(today, days);
+                let given = time::parse_iso(deadline);
+                if !given.is_some_and(|d| d > today && d <= allowed) {
                     return Err(Refusal::DeadlineTooLate {
                         material: id.to_owned(),
                         deadline: deadline.clone(),
-                        allowed,
+                        allowed: time::iso(allowed),
                     });
                 }
+            }
+            Some(Provided::Reused { stored, .. }) if !planned.material.reusable => {
+                return Err(Refusal::ReuseInvalid(stored.clone()));
             }
             Some(_) => {}
             None if planned.required => return Err(Refusal::MaterialMissing(id.to_owned())),

@@ -57,6 +57,9 @@ const MIGRATIONS: &[&str] = &[
      ) STRICT;
      CREATE INDEX stored_materials_by_applicant ON stored_materials (applicant_key, material);
      CREATE TABLE purged (number TEXT PRIMARY KEY, purged_at_ms INTEGER NOT NULL) STRICT;",
+    // 3: each stored material carries a MAC over its row, so a row moved to another citizen (a
+    // changed `applicant_key`) is not offered to them. Rows without one are never offered.
+    "ALTER TABLE stored_materials ADD COLUMN mac BLOB;",
 ];
 
 /// The schema version this build writes.

@@ -9,9 +9,11 @@ use application::{
     StatusChange,
 };
 use catalogue::{Autofill, Catalogue, TrustLevel};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use nix::fcntl::{Flock, FlockArg};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use std::collections::HashSet;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -111,6 +113,7 @@ pub struct Store {
     keys: Keys,
     config: Config,
     pages_dir: PathBuf,
+    _lock: Flock<File>,
 }
 
 const DB_FILE: &str = "kiosk.db";
@@ -120,8 +123,21 @@ const PAGE_SUFFIX: &str = ".page";
 const KEY_CHECK: &str = "key_check";
 
 impl Store {
-    /// Opens (creating if needed) the store in `config.data_dir`.
+    /// Creates the store in `config.data_dir` (or opens it if it already exists). Only
+    /// installation (`kioskctl db init`) creates: the kiosk itself uses [`Store::open`], so that a
+    /// missing or emptied database is reported rather than silently started afresh.
+    pub fn create(config: Config, key: &dyn KeySource) -> Result<Store, StoreError> {
+        durable_fs::create_dir_all(&config.data_dir.join(PAGES_DIR))?;
+        Store::start(config, key, true)
+    }
+
+    /// Opens the store in `config.data_dir`, which [`Store::create`] made. Holds an exclusive
+    /// lock on the directory until dropped: a second process gets [`StoreError::Busy`].
     pub fn open(config: Config, key: &dyn KeySource) -> Result<Store, StoreError> {
+        Store::start(config, key, false)
+    }
+
+    fn start(config: Config, key: &dyn KeySource, creating: bool) -> Result<Store, StoreError> {
         let terminal_ok =
             config.terminal.len() == 5 && config.terminal.bytes().all(|b| b.is_ascii_digit());
         if !terminal_ok {
@@ -130,13 +146,29 @@ impl Store {
                 config.terminal
             )));
         }
-        durable_fs::create_dir_all(&config.data_dir)?;
         let pages_dir = config.data_dir.join(PAGES_DIR);
-        durable_fs::create_dir_all(&pages_dir)?;
+        let db = config.data_dir.join(DB_FILE);
+        let present = db.is_file() && pages_dir.is_dir();
+        if !present && !creating {
+            return Err(StoreError::NotInitialised(
+                config.data_dir.display().to_string(),
+            ));
+        }
+        let lock = lock(&config.data_dir)?;
         let keys = Keys::derive(&key.master_key()?, config.cipher);
-        let mut conn = Connection::open(config.data_dir.join(DB_FILE))?;
+        let flags = if creating {
+            OpenFlags::default()
+        } else {
+            OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE
+        };
+        let mut conn = Connection::open_with_flags(&db, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         quick_check(&conn)?;
+        if !creating && crate::schema::version(&conn)? == 0 {
+            return Err(StoreError::Corrupt(
+                "the database is empty: truncated, replaced, or never initialised".into(),
+            ));
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -148,15 +180,16 @@ impl Store {
             keys,
             config,
             pages_dir,
+            _lock: lock,
         };
-        store.claim()?;
+        store.claim(creating)?;
         let leftovers = store.remove_unreferenced_pages()?;
         store.audit(&AuditEvent::StoreOpened { schema, leftovers })?;
         Ok(store)
     }
 
     /// Binds a new store to this terminal and key, or checks that an existing one is ours.
-    fn claim(&mut self) -> Result<(), StoreError> {
+    fn claim(&mut self, creating: bool) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -169,19 +202,22 @@ impl Store {
                 )));
             }
             Some(_) => {}
-            None => set_meta(&tx, "terminal", &self.config.terminal)?,
+            None if creating => set_meta(&tx, "terminal", &self.config.terminal)?,
+            None => return Err(StoreError::Corrupt("the store names no terminal".into())),
         }
         match meta(&tx, KEY_CHECK)? {
             Some(check) => {
-                let blob = hex::decode(check).unwrap_or_default();
+                let blob = hex::decode(check)
+                    .map_err(|_| StoreError::Corrupt("the key check is garbled".into()))?;
                 self.keys.open(&blob, KEY_CHECK.as_bytes()).map_err(|_| {
                     StoreError::Key("this key does not open the store's data".into())
                 })?;
             }
-            None => {
+            None if creating => {
                 let blob = self.keys.seal(b"kiosk-store", KEY_CHECK.as_bytes())?;
                 set_meta(&tx, KEY_CHECK, &hex::encode(blob))?;
             }
+            None => return Err(StoreError::Corrupt("the store has no key check".into())),
         }
         tx.commit()?;
         Ok(())
@@ -314,10 +350,20 @@ impl Store {
             materials: entries,
             ..draft
         };
+        let mut committing = false;
         let saved = self
-            .commit_application(items, draft, applicant_key, new_stored, now_ms)
+            .commit_application(
+                items,
+                draft,
+                applicant_key,
+                new_stored,
+                now_ms,
+                &mut committing,
+            )
             .map_err(|e| e.or_disk_full(free));
-        if saved.is_err() {
+        // A failed COMMIT may still have reached the WAL: then the pages are needed. Leave them
+        // to the start-up sweep, which removes only files no row names.
+        if saved.is_err() && !committing {
             for file in &written {
                 let _ = std::fs::remove_file(self.pages_dir.join(file));
             }
@@ -391,14 +437,19 @@ impl Store {
         applicant_key: Vec<u8>,
         stored: Vec<StoredMaterial>,
         now_ms: i64,
+        committing: &mut bool,
     ) -> Result<Saved, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let counter: u64 = meta(&tx, "counter")?
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0)
-            + 1;
+        let counter: u64 = match meta(&tx, "counter")? {
+            None => 1,
+            Some(c) => {
+                c.parse::<u64>()
+                    .map_err(|_| StoreError::Corrupt("the application counter is garbled".into()))?
+                    + 1
+            }
+        };
         let number = ApplicationNumber::new(
             &self.config.terminal,
             &application::time::yymmdd(now_ms),
@@ -419,7 +470,9 @@ impl Store {
         let json = Zeroizing::new(
             serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
         );
-        let sealed = self.keys.seal(&json, record_context(&number).as_bytes())?;
+        let sealed = self
+            .keys
+            .seal(&json, record_context(&number, &applicant_key).as_bytes())?;
         tx.execute(
             "INSERT INTO applications (number, saved_at_ms, status, status_at_ms, applicant_key, items, sealed)
              VALUES (?1, ?2, 'saved', ?2, ?3, ?4, ?5)",
@@ -439,10 +492,21 @@ impl Store {
             )?;
         }
         for m in &stored {
+            let pages = serde_json::to_string(&m.pages).unwrap_or_default();
+            let mac = stored_mac(
+                &self.keys,
+                &m.id,
+                &applicant_key,
+                &m.material,
+                trust_name(m.trust),
+                m.captured_at_ms,
+                m.valid_until_ms,
+                &pages,
+            );
             tx.execute(
                 "INSERT INTO stored_materials (id, applicant_key, material, trust, captured_at_ms,
-                     valid_until_ms, consent_at_ms, source_application, pages)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7, ?8)",
+                     valid_until_ms, consent_at_ms, source_application, pages, mac)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7, ?8, ?9)",
                 params![
                     m.id,
                     applicant_key,
@@ -451,7 +515,8 @@ impl Store {
                     m.captured_at_ms,
                     m.valid_until_ms,
                     number.as_str(),
-                    serde_json::to_string(&m.pages).unwrap_or_default()
+                    pages,
+                    mac
                 ],
             )?;
             for page in &m.pages {
@@ -488,6 +553,7 @@ impl Store {
                 missing: provided(|p| matches!(p, Provided::Missing { .. })),
             },
         )?;
+        *committing = true;
         tx.commit()?;
         tracing::info!(number = %number, items = items.len(), "application saved");
         Ok(Saved { number, items })
@@ -495,25 +561,32 @@ impl Store {
 
     /// The application with this number.
     pub fn application(&self, number: &ApplicationNumber) -> Result<Application, StoreError> {
-        let sealed: Vec<u8> = self
+        let (applicant_key, sealed): (Vec<u8>, Vec<u8>) = self
             .conn
             .query_row(
-                "SELECT sealed FROM applications WHERE number = ?1",
+                "SELECT applicant_key, sealed FROM applications WHERE number = ?1",
                 [number.as_str()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
-        self.unseal_application(number, &sealed)
+        self.unseal_application(number, &applicant_key, &sealed)
     }
 
+    /// Opens a sealed record. Its associated data names the number and the applicant's keyed
+    /// hash, so a record moved to another row, or a row moved to another citizen, does not open.
     fn unseal_application(
         &self,
         number: &ApplicationNumber,
+        applicant_key: &[u8],
         sealed: &[u8],
     ) -> Result<Application, StoreError> {
-        let json = self.keys.open(sealed, record_context(number).as_bytes())?;
-        serde_json::from_slice(&json).map_err(|e| StoreError::Sealed(e.to_string()))
+        let json = self
+            .keys
+            .open(sealed, record_context(number, applicant_key).as_bytes())?;
+        // Not the parser's message: it may quote a value of the record.
+        serde_json::from_slice(&json)
+            .map_err(|_| StoreError::Sealed(format!("the record of {number} does not parse")))
     }
 
     /// The page images of an application, in order; each opens only if it is the page sealed
@@ -613,7 +686,7 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT material, trust, captured_at_ms, valid_until_ms, pages FROM stored_materials
+                "SELECT material, trust, captured_at_ms, valid_until_ms, pages, mac FROM stored_materials
                  WHERE id = ?1 AND applicant_key = ?2 AND (valid_until_ms IS NULL OR valid_until_ms > ?3)",
                 params![id, applicant_key, now_ms],
                 |r| {
@@ -623,13 +696,28 @@ impl Store {
                         r.get::<_, i64>(2)?,
                         r.get::<_, Option<i64>>(3)?,
                         r.get::<_, String>(4)?,
+                        r.get::<_, Option<Vec<u8>>>(5)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((material, trust, captured_at_ms, valid_until_ms, pages)) = row else {
+        let Some((material, trust, captured_at_ms, valid_until_ms, pages, mac)) = row else {
             return Ok(None);
         };
+        let want = stored_mac(
+            &self.keys,
+            id,
+            applicant_key,
+            &material,
+            &trust,
+            captured_at_ms,
+            valid_until_ms,
+            &pages,
+        );
+        if mac.as_deref() != Some(want.as_slice()) {
+            tracing::error!(id, "stored material fails its check: not offered");
+            return Ok(None);
+        }
         let corrupt = |what: &str| StoreError::Corrupt(format!("stored material {id}: {what}"));
         Ok(Some(StoredMaterial {
             id: id.to_owned(),
@@ -655,7 +743,10 @@ impl Store {
         let json = Zeroizing::new(
             serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
         );
-        let sealed = self.keys.seal(&json, record_context(number).as_bytes())?;
+        let applicant_key = self.keys.lookup_key(&application.draft.applicant.id_number);
+        let sealed = self
+            .keys
+            .seal(&json, record_context(number, &applicant_key).as_bytes())?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -749,7 +840,10 @@ impl Store {
         tx.commit()?;
         // Files go after the rows: a crash here leaves unreferenced files the next start removes.
         for file in &orphaned {
-            std::fs::remove_file(self.pages_dir.join(file))?;
+            match std::fs::remove_file(self.pages_dir.join(file)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
         if !orphaned.is_empty() {
             durable_fs::sync_dir(&self.pages_dir)?;
@@ -784,15 +878,19 @@ impl Store {
         let mut incomplete = Vec::new();
         let mut stmt = self
             .conn
-            .prepare("SELECT number, sealed FROM applications")?;
+            .prepare("SELECT number, applicant_key, sealed FROM applications")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })?;
         for row in rows {
-            let (number, sealed) = row?;
+            let (number, applicant_key, sealed) = row?;
             let whole = ApplicationNumber::parse(&number)
                 .ok()
-                .and_then(|n| self.unseal_application(&n, &sealed).ok())
+                .and_then(|n| self.unseal_application(&n, &applicant_key, &sealed).ok())
                 .is_some_and(|a| {
                     a.page_files()
                         .all(|p| self.pages_dir.join(&p.file).is_file())
@@ -829,6 +927,22 @@ impl Store {
     }
 }
 
+/// An exclusive lock on the data directory: one store, one writer, across processes.
+fn lock(data_dir: &Path) -> Result<Flock<File>, StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data_dir.join("lock"))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == nix::errno::Errno::EWOULDBLOCK {
+            StoreError::Busy
+        } else {
+            StoreError::Io(errno.into())
+        }
+    })
+}
+
 fn quick_check(conn: &Connection) -> Result<(), StoreError> {
     let result: Result<Vec<String>, rusqlite::Error> = conn
         .prepare("PRAGMA quick_check")
@@ -855,8 +969,31 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError>
     Ok(())
 }
 
-fn record_context(number: &ApplicationNumber) -> String {
-    format!("application:{number}")
+/// The MAC binding a stored material's row to its citizen and content.
+#[allow(clippy::too_many_arguments)]
+fn stored_mac(
+    keys: &Keys,
+    id: &str,
+    applicant_key: &[u8],
+    material: &str,
+    trust: &str,
+    captured_at_ms: i64,
+    valid_until_ms: Option<i64>,
+    pages: &str,
+) -> Vec<u8> {
+    keys.row_mac(&[
+        id.as_bytes(),
+        applicant_key,
+        material.as_bytes(),
+        trust.as_bytes(),
+        &captured_at_ms.to_be_bytes(),
+        &valid_until_ms.unwrap_or(-1).to_be_bytes(),
+        pages.as_bytes(),
+    ])
+}
+
+fn record_context(number: &ApplicationNumber, applicant_key: &[u8]) -> String {
+    format!("application:{number}:{}", hex::encode(applicant_key))
 }
 
 fn trust_name(trust: TrustLevel) -> &'static str {

@@ -3,6 +3,7 @@
 //! reported instead of being silently reset.
 
 use application::{Draft, MaterialEntry, Provided, Status, time};
+use catalogue::Delivery;
 use catalogue::{Catalogue, sample};
 use kiosk_store::{CapturedMaterial, Config, KeyFile, Refusal, Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ impl Kiosk {
     }
 
     fn open(&self) -> Store {
-        Store::open(self.config(), &KeyFile(self.key.clone())).unwrap()
+        Store::create(self.config(), &KeyFile(self.key.clone())).unwrap()
     }
 
     /// A complete demo application from `seed`, accepted by the catalogue's rules.
@@ -235,6 +236,20 @@ fn rongque_lets_a_material_be_missing_only_where_allowed_and_within_the_deadline
             deadline: late,
             allowed: allowed.clone()
         }
+    );
+    draft.materials[0].provided = Provided::Missing {
+        deadline: time::iso(today),
+    };
+    assert!(
+        matches!(
+            refusal(submit(
+                &mut store,
+                draft.clone(),
+                capture_all_but(&k, &draft, &id)
+            )),
+            Refusal::DeadlineTooLate { .. }
+        ),
+        "a promise must give at least until tomorrow"
     );
     draft.materials[0].provided = Provided::Missing {
         deadline: allowed.clone(),
@@ -538,7 +553,7 @@ fn a_nearly_full_disk_refuses_new_applications_before_writing_anything() {
     let k = Kiosk::new();
     let mut config = k.config();
     config.reserve_bytes = u64::MAX / 4;
-    let mut store = Store::open(config, &KeyFile(k.key.clone())).unwrap();
+    let mut store = Store::create(config, &KeyFile(k.key.clone())).unwrap();
     let (draft, captured) = k.draft(&store, 1);
     assert!(matches!(
         store.ensure_space(0),
@@ -577,7 +592,7 @@ fn running_out_of_space_mid_submission_saves_nothing_and_the_store_goes_on() {
     let _unmount = Unmount(k.data.clone());
     let mut config = k.config();
     config.reserve_bytes = 0;
-    let mut store = Store::open(config, &KeyFile(k.key.clone())).unwrap();
+    let mut store = Store::create(config, &KeyFile(k.key.clone())).unwrap();
     let (draft, mut captured) = k.draft(&store, 3);
     assert!(!captured.is_empty());
     captured[0].pages = vec![
@@ -611,4 +626,178 @@ fn running_out_of_space_mid_submission_saves_nothing_and_the_store_goes_on() {
         .collect();
     store.submit(&k.catalogue, draft, small, NOW).unwrap();
     assert_eq!(store.verify().unwrap().integrity, "ok");
+}
+
+#[test]
+fn a_draft_that_skips_a_question_repeats_a_value_or_is_unsigned_is_refused() {
+    let k = Kiosk::new();
+    let mut store = k.open();
+    let submit = |store: &mut Store, draft: Draft, captured| {
+        store
+            .submit(&k.catalogue, draft, captured, NOW)
+            .map(|s| s.number)
+    };
+    let (draft, captured) = (0..200)
+        .map(|seed| k.draft(&store, seed))
+        .find(|(d, _)| !d.answers.is_empty())
+        .unwrap();
+    let mut skipped = draft.clone();
+    let question = skipped.answers.remove(0).question;
+    let clone = |c: &Vec<CapturedMaterial>| -> Vec<CapturedMaterial> {
+        c.iter()
+            .map(|m| CapturedMaterial {
+                material: m.material.clone(),
+                pages: m.pages.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        refusal(submit(&mut store, skipped, clone(&captured))),
+        Refusal::Unanswered(question)
+    );
+
+    let mut repeated = draft.clone();
+    let mut twice = repeated.form[0].clone();
+    twice.value = "x".repeat(500);
+    let field = twice.field.clone();
+    repeated.form.push(twice);
+    assert_eq!(
+        refusal(submit(&mut store, repeated, clone(&captured))),
+        Refusal::Repeated(field)
+    );
+
+    let mut unsigned = draft.clone();
+    unsigned.signature.strokes.clear();
+    assert_eq!(
+        refusal(submit(&mut store, unsigned, clone(&captured))),
+        Refusal::NotSigned
+    );
+
+    let plan = k
+        .catalogue
+        .plan(sample::LOBBY_TERMINAL, &draft.choice(), &draft.answers())
+        .unwrap();
+    let all = [
+        Delivery::KioskPrint,
+        Delivery::Dispenser,
+        Delivery::HallPickup,
+        Delivery::Mail,
+    ];
+    let other = all
+        .into_iter()
+        .find(|d| !plan.items.iter().any(|i| i.delivery.contains(d)))
+        .expect("a way of delivery no item of this application offers");
+    let mut elsewhere = draft.clone();
+    elsewhere.delivery = other;
+    assert!(matches!(
+        refusal(submit(&mut store, elsewhere, clone(&captured))),
+        Refusal::Delivery(_)
+    ));
+    submit(&mut store, draft, captured).unwrap();
+    assert_eq!(store.verify().unwrap().applications, 1);
+}
+
+#[test]
+fn a_missing_or_emptied_database_is_reported_and_a_second_writer_is_refused() {
+    let k = Kiosk::new();
+    assert!(matches!(
+        Store::open(k.config(), &KeyFile(k.key.clone())),
+        Err(StoreError::NotInitialised(_))
+    ));
+    let mut store = k.open();
+    let (draft, captured) = k.draft(&store, 1);
+    store.submit(&k.catalogue, draft, captured, NOW).unwrap();
+    assert!(matches!(
+        Store::open(k.config(), &KeyFile(k.key.clone())),
+        Err(StoreError::Busy)
+    ));
+    drop(store);
+    let pages = page_files(&k.data);
+    assert!(pages > 0);
+    for name in ["kiosk.db-wal", "kiosk.db-shm"] {
+        let _ = std::fs::remove_file(k.data.join(name));
+    }
+    std::fs::write(k.data.join("kiosk.db"), b"").unwrap();
+    match Store::open(k.config(), &KeyFile(k.key.clone())) {
+        Err(StoreError::Corrupt(why)) => assert!(why.contains("empty"), "{why}"),
+        other => panic!("expected Corrupt, got {:?}", other.err()),
+    }
+    assert_eq!(
+        page_files(&k.data),
+        pages,
+        "the pages are kept for recovery"
+    );
+}
+
+#[test]
+fn a_row_moved_to_another_citizen_shows_them_nothing() {
+    let k = Kiosk::new();
+    let mut store = k.open();
+    let (mut draft, id) = draft_with(&k, &store, |m| m.material.reusable);
+    draft.consents.store_for_reuse = true;
+    let owner = draft.applicant.id_number.clone();
+    let captured = capture_all_but(&k, &draft, "");
+    let number = store
+        .submit(&k.catalogue, draft, captured, NOW)
+        .unwrap()
+        .number;
+    assert!(
+        store
+            .reusable_materials(&owner, NOW)
+            .unwrap()
+            .iter()
+            .any(|m| m.material == id)
+    );
+    let stranger = demo_data::applicant(424_242);
+    let (mut theirs, captured) = k.draft(&store, 77);
+    theirs.applicant = stranger.clone();
+    theirs.consents.store_for_reuse = false;
+    let their_number = store
+        .submit(&k.catalogue, theirs, captured, NOW)
+        .unwrap()
+        .number;
+    drop(store);
+
+    // Someone with the database file, but not the key, gives the owner's rows to the stranger.
+    let conn = rusqlite::Connection::open(k.data.join("kiosk.db")).unwrap();
+    let key_of = |n: &application::ApplicationNumber| -> Vec<u8> {
+        conn.query_row(
+            "SELECT applicant_key FROM applications WHERE number = ?1",
+            [n.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let stranger_key = key_of(&their_number);
+    assert_ne!(stranger_key, key_of(&number));
+    conn.execute(
+        "UPDATE stored_materials SET applicant_key = ?1",
+        [&stranger_key],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE applications SET applicant_key = ?1 WHERE number = ?2",
+        rusqlite::params![&stranger_key, number.as_str()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = k.open();
+    assert!(
+        store
+            .reusable_materials(&stranger.id_number, NOW)
+            .unwrap()
+            .is_empty(),
+        "the moved copy is not offered"
+    );
+    assert!(
+        matches!(store.application(&number), Err(StoreError::Sealed(_))),
+        "the moved record does not open"
+    );
+    let report = store.verify().unwrap();
+    assert_eq!(
+        report.incomplete,
+        [number.to_string()],
+        "and verify names it"
+    );
 }
