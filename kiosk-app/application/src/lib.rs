@@ -263,3 +263,35 @@ impl Application {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_carries_nothing_personal() {
+        let who = Applicant {
+            name: "𠮷英".into(),
+            id_number: "11010519491231002X".into(),
+            sex: "女".into(),
+            nation: Some("汉".into()),
+            birth_date: "1949-12-31".into(),
+            address: Some("北京市朝阳区建国路1号".into()),
+        };
+        let value = FormValue {
+            field: "applicant.phone".into(),
+            value: "13800138000".into(),
+        };
+        let printed = format!("{who:?} {value:?}");
+        for secret in [
+            "𠮷英",
+            "11010519491231002X",
+            "1949",
+            "建国路",
+            "13800138000",
+        ] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("applicant.phone"));
+    }
+}

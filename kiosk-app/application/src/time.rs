@@ -43,17 +43,13 @@ pub fn iso(date: Date) -> String {
     )
 }
 
-/// Parses `YYYY-MM-DD`.
+/// Parses `YYYY-MM-DD` (with the card reader's date check, leap years included).
 pub fn parse_iso(text: &str) -> Option<Date> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let month: u8 = text.get(5..7)?.parse().ok()?;
+    let d = idcard::Date::from_iso(text)?;
     Date::from_calendar_date(
-        text.get(..4)?.parse().ok()?,
-        ::time::Month::try_from(month).ok()?,
-        text.get(8..)?.parse().ok()?,
+        i32::from(d.year),
+        ::time::Month::try_from(d.month).ok()?,
+        d.day,
     )
     .ok()
 }

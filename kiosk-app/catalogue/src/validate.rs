@@ -205,11 +205,11 @@ impl Check<'_> {
                 for e in &o.effects {
                     match e {
                         Effect::AddItem(code) | Effect::RemoveItem(code) => {
-                            self.item_ref(&at, code)
+                            self.reference(&at, "item", code)
                         }
-                        Effect::AddMaterial(m) => self.material_ref(&at, &m.material),
-                        Effect::RemoveMaterial(m) => self.material_ref(&at, m),
-                        Effect::AddField(f) => self.field_ref(&at, f),
+                        Effect::AddMaterial(m) => self.reference(&at, "material", &m.material),
+                        Effect::RemoveMaterial(m) => self.reference(&at, "material", m),
+                        Effect::AddField(f) => self.reference(&at, "field", f),
                     }
                 }
             }
@@ -222,9 +222,7 @@ impl Check<'_> {
             let at = format!("item `{}`", item.code);
             self.non_empty(&format!("{at} code"), item.code.trim().len());
             self.text(&at, &item.name);
-            if c.department(&item.department).is_none() {
-                self.unknown(&at, "department", &item.department);
-            }
+            self.reference(&at, "department", &item.department);
             if item.time_limit_days > MAX_DAYS {
                 self.problems.push(Problem::TooLong {
                     at: format!("{at} time limit"),
@@ -235,13 +233,13 @@ impl Check<'_> {
             self.non_empty(&format!("{at} delivery"), item.delivery.len());
             self.non_empty(&format!("{at} fields"), item.fields.len());
             for f in &item.fields {
-                self.field_ref(&at, f);
+                self.reference(&at, "field", f);
             }
             for q in &item.questions {
-                self.question_ref(&at, q);
+                self.reference(&at, "question", q);
             }
             for m in &item.materials {
-                self.material_ref(&at, &m.material);
+                self.reference(&at, "material", &m.material);
             }
             // Materials a question may add count too: their deadline must fit this item.
             let added = item
@@ -279,7 +277,7 @@ impl Check<'_> {
             self.non_empty(&format!("{at} subjects"), b.subjects.len());
             let mut seen = HashSet::new();
             for code in b.mandatory.iter().chain(&b.optional) {
-                self.item_ref(&at, code);
+                self.reference(&at, "item", code);
                 if !seen.insert(code) {
                     self.problems.push(Problem::RepeatedInBundle {
                         bundle: b.id.clone(),
@@ -288,7 +286,7 @@ impl Check<'_> {
                 }
             }
             for q in &b.questions {
-                self.question_ref(&at, q);
+                self.reference(&at, "question", q);
             }
         }
     }
@@ -303,12 +301,10 @@ impl Check<'_> {
                 a.departments.len() + a.items.len(),
             );
             for d in a.departments.iter().filter(|d| *d != "*") {
-                if c.department(d).is_none() {
-                    self.unknown(&at, "department", d);
-                }
+                self.reference(&at, "department", d);
             }
             for i in a.items.iter().filter(|i| *i != "*") {
-                self.item_ref(&at, i);
+                self.reference(&at, "item", i);
             }
         }
     }
@@ -428,27 +424,20 @@ impl Check<'_> {
         });
     }
 
-    fn item_ref(&mut self, at: &str, code: &str) {
-        if self.catalogue.item(code).is_none() {
-            self.unknown(at, "item", code);
-        }
-    }
-
-    fn field_ref(&mut self, at: &str, id: &str) {
-        if self.catalogue.field(id).is_none() {
-            self.unknown(at, "field", id);
-        }
-    }
-
-    fn material_ref(&mut self, at: &str, id: &str) {
-        if self.catalogue.material(id).is_none() {
-            self.unknown(at, "material", id);
-        }
-    }
-
-    fn question_ref(&mut self, at: &str, id: &str) {
-        if self.catalogue.question(id).is_none() {
-            self.unknown(at, "question", id);
+    /// Reports `id` unless a definition of `kind` (`item`, `field`, `material`, `question` or
+    /// `department`) has it.
+    fn reference(&mut self, at: &str, kind: &'static str, id: &str) {
+        let c = self.catalogue;
+        let found = match kind {
+            "item" => c.item(id).is_some(),
+            "field" => c.field(id).is_some(),
+            "material" => c.material(id).is_some(),
+            "question" => c.question(id).is_some(),
+            "department" => c.department(id).is_some(),
+            _ => false,
+        };
+        if !found {
+            self.unknown(at, kind, id);
         }
     }
 }

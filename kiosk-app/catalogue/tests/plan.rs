@@ -264,3 +264,19 @@ fn validation_names_each_broken_rule() {
     }
     assert_eq!(problems.len(), 6, "{problems:#?}");
 }
+
+#[test]
+fn a_time_limit_or_deadline_longer_than_a_year_is_refused() {
+    let mut c = mini();
+    c.items[0].time_limit_days = catalogue::MAX_DAYS + 1;
+    c.materials[2].rongque.as_mut().unwrap().deadline_days = catalogue::MAX_DAYS + 1;
+    let problems = c.validate().unwrap_err().0;
+    assert!(problems.contains(&Problem::TooLong {
+        at: "item `B1` time limit".into(),
+        days: catalogue::MAX_DAYS + 1
+    }));
+    assert!(problems.contains(&Problem::TooLong {
+        at: "material `hukou_book` 容缺 deadline".into(),
+        days: catalogue::MAX_DAYS + 1
+    }));
+}

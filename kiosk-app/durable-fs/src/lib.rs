@@ -33,17 +33,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(parent(path))
 }
 
-/// Writes several new files into `dir` durably with one directory fsync: each is written to its
-/// temporary name and fsynced, then all are renamed and the directory is synced once. On an
-/// error the files of this batch are removed.
-pub fn write_batch(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
-    let mut batch = Batch::new(dir);
-    for (name, bytes) in files {
-        batch.add(name, bytes)?;
-    }
-    batch.publish()
-}
-
 /// New files written one by one (each to its temporary name, fsynced) and published together
 /// by [`Batch::publish`]: renamed, then one directory fsync. A batch dropped unpublished
 /// removes what it wrote, so an error half-way leaves nothing behind.
@@ -175,14 +164,21 @@ mod tests {
             ("a".to_owned(), b"1".to_vec()),
             ("b".to_owned(), b"22".to_vec()),
         ];
-        write_batch(dir.path(), &files).unwrap();
+        let write = |files: &[(String, Vec<u8>)]| {
+            let mut batch = Batch::new(dir.path());
+            for (name, bytes) in files {
+                batch.add(name, bytes)?;
+            }
+            batch.publish()
+        };
+        write(&files).unwrap();
         assert_eq!(fs::read(dir.path().join("b")).unwrap(), b"22");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
         let bad = vec![
             ("c".to_owned(), b"3".to_vec()),
             ("no/such/d".to_owned(), b"4".to_vec()),
         ];
-        assert!(write_batch(dir.path(), &bad).is_err());
+        assert!(write(&bad).is_err());
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             2,

@@ -371,3 +371,40 @@ fn every_printed_application_survives_sigkill_at_any_point() {
         "the kills fell between and within submissions"
     );
 }
+
+#[test]
+fn a_store_sealed_with_sm4_gcm_works_the_same_and_purge_reports_what_it_erased() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = DataDir {
+        data: tmp.path().join("data"),
+        key: tmp.path().join("store.key"),
+        _tmp: tmp,
+    };
+    json(&d.run(&["db", "init", "--cipher", "sm4-gcm"]));
+    let sealed_with: String = rusqlite::Connection::open(d.data.join("kiosk.db"))
+        .unwrap()
+        .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        sealed_with.starts_with("0102"),
+        "format 1, cipher 2 (SM4-GCM): {sealed_with}"
+    );
+    let out = d.run(&["db", "submit-demo", "--count", "3", "--seed", "5"]);
+    assert!(out.status.success(), "{out:?}");
+    let report = json(&d.run(&["db", "verify", "--json"]));
+    assert_eq!(
+        (
+            report["applications"].as_u64(),
+            report["audit_chain"].as_str()
+        ),
+        (Some(3), Some("ok"))
+    );
+    let purged = json(&d.run(&["db", "purge", "--retention-days", "0"]));
+    assert_eq!(
+        purged["applications"],
+        serde_json::json!([]),
+        "nothing delivered, nothing erased"
+    );
+}

@@ -38,14 +38,16 @@ pub enum Cipher {
 }
 
 impl Cipher {
-    fn id(self) -> u8 {
+    /// Its one-byte id, as written in each sealed blob and in the store's settings.
+    pub fn id(self) -> u8 {
         match self {
             Cipher::Aes256Gcm => 1,
             Cipher::Sm4Gcm => 2,
         }
     }
 
-    fn from_id(id: u8) -> Option<Self> {
+    /// The cipher with this id.
+    pub fn from_id(id: u8) -> Option<Self> {
         match id {
             1 => Some(Cipher::Aes256Gcm),
             2 => Some(Cipher::Sm4Gcm),

@@ -121,6 +121,8 @@ const PAGES_DIR: &str = "pages";
 const PAGE_SUFFIX: &str = ".page";
 /// Sealed with the key when the store is created: a wrong key is found at start, not later.
 const KEY_CHECK: &str = "key_check";
+/// The cipher new records are sealed with, chosen when the store is created.
+const CIPHER: &str = "cipher";
 
 impl Store {
     /// Creates the store in `config.data_dir` (or opens it if it already exists). Only
@@ -155,7 +157,7 @@ impl Store {
             ));
         }
         let lock = lock(&config.data_dir)?;
-        let keys = Keys::derive(&key.master_key()?, config.cipher);
+        let master = key.master_key()?;
         let flags = if creating {
             OpenFlags::default()
         } else {
@@ -175,6 +177,16 @@ impl Store {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
         let schema = crate::schema::migrate(&mut conn)?;
+        // The cipher is chosen once, when the store is created; later opens follow the store.
+        let cipher = match meta(&conn, CIPHER)? {
+            Some(id) => id
+                .parse()
+                .ok()
+                .and_then(Cipher::from_id)
+                .ok_or_else(|| StoreError::Corrupt("the cipher setting is garbled".into()))?,
+            None => config.cipher,
+        };
+        let keys = Keys::derive(&master, cipher);
         let mut store = Store {
             conn,
             keys,
@@ -202,7 +214,10 @@ impl Store {
                 )));
             }
             Some(_) => {}
-            None if creating => set_meta(&tx, "terminal", &self.config.terminal)?,
+            None if creating => {
+                set_meta(&tx, "terminal", &self.config.terminal)?;
+                set_meta(&tx, CIPHER, &self.config.cipher.id().to_string())?;
+            }
             None => return Err(StoreError::Corrupt("the store names no terminal".into())),
         }
         match meta(&tx, KEY_CHECK)? {
@@ -251,8 +266,9 @@ impl Store {
     }
 
     /// Whether an application of `bytes` can be taken now; a nearly full disk is refused before
-    /// the citizen starts, with the same error [`Store::submit`] would give.
-    pub fn ensure_space(&self, bytes: u64) -> Result<(), StoreError> {
+    /// the citizen starts, with the same error [`Store::submit`] would give. Returns the free
+    /// bytes.
+    pub fn ensure_space(&self, bytes: u64) -> Result<u64, StoreError> {
         let free_bytes = self.free_bytes()?;
         let needed_bytes = self.config.reserve_bytes.saturating_add(bytes);
         if free_bytes < needed_bytes {
@@ -271,7 +287,7 @@ impl Store {
                 needed_bytes,
             });
         }
-        Ok(())
+        Ok(free_bytes)
     }
 
     /// Saves an application durably and queues it for delivery. When this returns `Ok`, the
@@ -321,8 +337,7 @@ impl Store {
             .flat_map(|c| c.pages.iter())
             .map(|p| p.len() as u64 + 64)
             .sum();
-        self.ensure_space(bytes + (1 << 20))?;
-        let free = self.free_bytes().unwrap_or(0);
+        let free = self.ensure_space(bytes + (1 << 20))?;
         let pages = self
             .write_pages(&captured)
             .map_err(|e| e.or_disk_full(free))?;
@@ -919,11 +934,6 @@ impl Store {
         audit::append(&tx, &self.keys, application::time::now_ms(), event)?;
         tx.commit()?;
         Ok(())
-    }
-
-    /// The audit trail's check.
-    pub fn audit_chain(&self) -> Result<ChainCheck, StoreError> {
-        audit::verify(&self.conn, &self.keys)
     }
 }
 
