@@ -12,8 +12,13 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod autocapture;
+pub mod camera;
+pub mod playback;
 pub mod scene;
+pub mod sim;
 pub mod source;
 pub mod v4l2;
 
+pub use camera::{CameraStatus, CaptureError, DocCamera, Preview};
 pub use source::{CameraError, Frame, FrameSize, FrameSource, Mode, PixelFormat};

@@ -114,6 +114,8 @@ pub struct Scene {
     pub faults: Faults,
     /// A hand in view, if any.
     pub hand: Option<Hand>,
+    /// Whether the page is on the desk at all.
+    pub page: bool,
     /// Page millimetres → base-frame pixels.
     page_to_base: Homography,
     base_to_page: Homography,
@@ -125,8 +127,9 @@ pub struct Scene {
     shadow: Option<(Point, f64, f64)>,
     glare_at: Option<(Point, f64)>,
     noise: f64,
+    noise_seed: u64,
     jpeg_quality: i32,
-    texture: Texture,
+    texture: std::sync::Arc<Texture>,
 }
 
 /// The scene's true answer, written beside each generated image.
@@ -201,12 +204,8 @@ impl Scene {
                         [200.0, 196.0, 190.0],
                     )
                 };
-                let reach = match &shape {
-                    Shape::Rect(_, a, b, _, _) => a.hypot(*b),
-                    Shape::Ring(_, r, _, _) => *r,
-                };
                 // Clutter lies beside the page, not on it.
-                if outline_distance(&outline, c) > reach + 60.0 {
+                if outline_distance(&outline, c) > shape.reach() + 60.0 {
                     clutter.push(shape);
                     break;
                 }
@@ -226,13 +225,14 @@ impl Scene {
             ));
             (p, rng.range(60.0, 120.0))
         });
-        let texture = Texture::render(kind, paper_mm, &mut rng);
+        let texture = std::sync::Arc::new(Texture::render(kind, paper_mm, &mut rng));
         Scene {
             seed,
             kind,
             paper_mm,
             faults,
             hand: None,
+            page: true,
             page_to_base,
             base_to_page,
             desk,
@@ -243,6 +243,7 @@ impl Scene {
             shadow,
             glare_at,
             noise: rng.range(1.5, 4.0),
+            noise_seed: seed,
             jpeg_quality: rng.range(80.0, 93.0) as i32,
             texture,
         }
@@ -251,6 +252,33 @@ impl Scene {
     /// The same scene with a hand in view.
     pub fn with_hand(mut self, hand: Option<Hand>) -> Scene {
         self.hand = hand;
+        self
+    }
+
+    /// This scene's page lying on `desk`'s desk (its colour, clutter, light and noise), so that
+    /// pages laid one after another under one camera share the same surroundings. Clutter the
+    /// page would cover is taken away.
+    pub fn on_desk(mut self, desk: &Scene) -> Scene {
+        let outline = page_outline(&self.page_to_base, self.paper_mm);
+        self.desk = desk.desk;
+        self.grain = desk.grain;
+        self.clutter = desk
+            .clutter
+            .iter()
+            .filter(|c| outline_distance(&outline, c.centre()) > c.reach() + 60.0)
+            .cloned()
+            .collect();
+        self.light_gradient = desk.light_gradient;
+        self.vignette = desk.vignette;
+        self.noise = desk.noise;
+        self.jpeg_quality = desk.jpeg_quality;
+        self.noise_seed = desk.noise_seed;
+        self
+    }
+
+    /// The same desk with the page taken away.
+    pub fn without_page(mut self) -> Scene {
+        self.page = false;
         self
     }
 
@@ -354,7 +382,11 @@ impl Scene {
         // The page, anti-aliased at its edges, with a thin shadow on the desk beside it.
         let q = self.base_to_page.apply(p);
         let (pw, ph) = self.paper_mm;
-        let edge_mm = q.x.min(pw - q.x).min(q.y).min(ph - q.y);
+        let edge_mm = if self.page {
+            q.x.min(pw - q.x).min(q.y).min(ph - q.y)
+        } else {
+            -1e9
+        };
         let mm_per_px = self.frame_mm_per_px() * px;
         let coverage = (edge_mm / mm_per_px + 0.5).clamp(0.0, 1.0) as f32;
         if coverage < 1.0 && edge_mm > -3.0 {
@@ -390,7 +422,7 @@ impl Scene {
             out = out.map(|v| v + add);
         }
         // Sensor noise, the same for a pixel in every rendering of this scene.
-        let n = mix(self.seed ^ ((iy as u64) << 32) ^ ix as u64);
+        let n = mix(self.noise_seed ^ ((iy as u64) << 32) ^ ix as u64);
         let tri =
             |bits: u64| ((bits & 0xFFFF) as f32 + ((bits >> 16) & 0xFFFF) as f32) / 65535.0 - 1.0;
         let sigma = self.noise as f32 * 1.7;
@@ -485,6 +517,19 @@ fn segment_distance(a: Point, b: Point, p: Point) -> f64 {
 }
 
 impl Shape {
+    fn centre(&self) -> Point {
+        match self {
+            Shape::Rect(c, ..) | Shape::Ring(c, ..) => *c,
+        }
+    }
+
+    fn reach(&self) -> f64 {
+        match self {
+            Shape::Rect(_, a, b, _, _) => a.hypot(*b),
+            Shape::Ring(_, r, _, _) => *r,
+        }
+    }
+
     fn cover(&self, p: Point) -> Option<[f32; 3]> {
         match self {
             Shape::Rect(c, a, b, angle, colour) => {

@@ -138,3 +138,11 @@ pub fn choose_size(sizes: &[FrameSize], mode: Mode) -> Result<FrameSize, CameraE
         .cloned()
         .ok_or_else(|| CameraError::Unsupported("no MJPEG frame size offered".into()))
 }
+
+/// Whether `jpeg` is a whole JPEG: starts with SOI and ends with EOI, allowing the zero
+/// padding some UVC cameras add after it. A cut-short frame decodes to grey garbage in
+/// libjpeg (a warning, not an error), so it is refused here.
+pub fn whole_jpeg(jpeg: &[u8]) -> bool {
+    let end = jpeg.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    jpeg.len() >= 4 && jpeg[..2] == [0xFF, 0xD8] && end >= 4 && jpeg[end - 2..end] == [0xFF, 0xD9]
+}
