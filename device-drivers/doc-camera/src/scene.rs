@@ -434,6 +434,21 @@ impl Scene {
     }
 }
 
+/// Scene `i` of the fixed seeded set used by the accuracy test, the benchmark and
+/// `kioskctl sim camera`: one in seven blurred (σ 4–6 px), one in eleven with glare.
+pub fn seeded(i: u64) -> Scene {
+    let faults = Faults {
+        blur: if i % 7 == 3 {
+            4.0 + (i % 3) as f64
+        } else {
+            0.0
+        },
+        glare: i % 11 == 5,
+        cut_off: false,
+    };
+    Scene::generate(1000 + i, faults)
+}
+
 /// Where the page lies: rotated up to 15°, tilted a little (each corner moved up to 1.5% of
 /// the page), inside the frame with a margin, or pushed past an edge when `cut_off`.
 fn place(rng: &mut Rng, paper: (f64, f64), scale: f64, cut_off: bool) -> Homography {
@@ -478,10 +493,8 @@ fn place(rng: &mut Rng, paper: (f64, f64), scale: f64, cut_off: bool) -> Homogra
                 && p.x < BASE_WIDTH - margin
                 && (cut_off || p.x > margin)
         });
-        if fits {
-            if let Some(h) = h {
-                return h;
-            }
+        if fits && let Some(h) = h {
+            return h;
         }
         fallback = fallback.or(h);
     }

@@ -1,25 +1,11 @@
 //! The pipeline on 200 seeded 8 MP scenes whose true corners are known.
 
-use doc_camera::scene::{Faults, Scene};
+use doc_camera::scene::seeded as scene;
 use docscan::{Options, ScanError, process};
 use rayon::prelude::*;
 
 const WIDTH: u32 = 3264;
 const HEIGHT: u32 = 2448;
-
-/// Scene `i` of the fixed set: every seventh blurred, every eleventh with glare.
-fn scene(i: u64) -> Scene {
-    let faults = Faults {
-        blur: if i % 7 == 3 {
-            4.0 + (i % 3) as f64
-        } else {
-            0.0
-        },
-        glare: i % 11 == 5,
-        cut_off: false,
-    };
-    Scene::generate(1000 + i, faults)
-}
 
 struct Outcome {
     seed: u64,

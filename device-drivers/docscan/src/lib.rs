@@ -168,23 +168,27 @@ pub fn finish(frame: &Frame, found: &Found, options: &Options) -> Result<Scan, S
         }
     });
     let bg = warp::background(&frame.small, frame.factor, &map, width, height);
-    let page = warp::warp(picture, &map, &bg, width, height, render);
-    let unit = Homography::from_points(
-        &[
-            Point::new(0.0, 0.0),
-            Point::new(1.0, 0.0),
-            Point::new(1.0, 1.0),
-            Point::new(0.0, 1.0),
-        ],
-        &found.quad.0,
-    )
-    .ok_or(ScanError::NoPage)?;
     let small_quad = found.quad.scale(1.0 / frame.factor as f64);
-    let quality = Quality {
-        sharp: quality::sharp(&picture.y, &unit),
-        glare: quality::glare(&frame.small, |p| small_quad.contains(p), small_quad.area()),
-        complete: found.complete,
-    };
+    // The checks read the frame only: they run beside the warp.
+    let (page, quality) = rayon::join(
+        || warp::warp(picture, &map, &bg, width, height, render),
+        || {
+            let unit = Homography::from_points(
+                &[
+                    Point::new(0.0, 0.0),
+                    Point::new(1.0, 0.0),
+                    Point::new(1.0, 1.0),
+                    Point::new(0.0, 1.0),
+                ],
+                &found.quad.0,
+            );
+            Quality {
+                sharp: unit.is_none_or(|u| quality::sharp(&picture.y, &u)),
+                glare: quality::glare(&frame.small, |p| small_quad.contains(p), small_quad.area()),
+                complete: found.complete,
+            }
+        },
+    );
     let (jpeg, jpeg_quality) = jpeg::encode_within(&page, options.budget_bytes, options.dpi)?;
     Ok(Scan {
         corners: found.quad,

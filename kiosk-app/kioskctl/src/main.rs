@@ -11,6 +11,7 @@
 
 mod data;
 mod printer;
+mod scan;
 
 use clap::{Parser, Subcommand};
 use idcard::sim::{IdCardSimulator, SimFault, When};
@@ -57,6 +58,11 @@ enum Command {
     Catalog {
         #[command(subcommand)]
         command: data::CatalogCommand,
+    },
+    /// The document camera: process a frame, capture a page, join pages into a PDF.
+    Scan {
+        #[command(subcommand)]
+        command: scan::ScanCommand,
     },
     /// Simulated devices on pseudo-terminals.
     Sim {
@@ -149,6 +155,8 @@ enum SimCommand {
     /// Simulate an 80 mm receipt printer until killed: every cut receipt is filed in OUT as a
     /// PNG (576 dots, 203 dpi) and a text transcript. SIGUSR1: the citizen takes the receipt.
     Printer(printer::SimArgs),
+    /// Write generated document-camera scenes with their true page corners (JSON beside each).
+    Camera(scan::SimCameraArgs),
     /// Simulate a card dispenser until killed. SIGUSR1: the citizen takes the card at the gate.
     Dispenser {
         /// Where to put the symlink to the simulator's PTY.
@@ -200,6 +208,7 @@ fn main() -> ExitCode {
         | Command::Dispenser { .. }
         | Command::Printer { .. }
         | Command::Db { .. }
+        | Command::Scan { .. }
         | Command::Catalog { .. } => "off",
     };
     tracing_subscriber::fmt()
@@ -213,6 +222,10 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Db { command } => return exit(data::db(command)),
         Command::Catalog { command } => return exit(data::catalog(command)),
+        Command::Scan { command } => return exit(scan::scan(command)),
+        Command::Sim {
+            command: SimCommand::Camera(args),
+        } => return exit(scan::sim_camera(args)),
         other => other,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -289,7 +302,12 @@ fn main() -> ExitCode {
                         fault,
                     },
             } => sim_idcard(link, card, baud, fault).await,
-            Command::Db { .. } | Command::Catalog { .. } => Err("handled without a runtime".into()),
+            Command::Db { .. }
+            | Command::Catalog { .. }
+            | Command::Scan { .. }
+            | Command::Sim {
+                command: SimCommand::Camera(_),
+            } => Err("handled without a runtime".into()),
         }
     });
     match result {

@@ -1,0 +1,74 @@
+//! `kioskctl sim camera` and `kioskctl scan process` as operations scripts use them.
+
+use std::process::Command;
+
+fn kioskctl() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+}
+
+#[test]
+fn generated_scenes_are_processed_to_their_true_corners_and_no_page_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenes = dir.path().join("scenes");
+    let ok = kioskctl()
+        .args(["sim", "camera", "--count", "2", "--out"])
+        .arg(&scenes)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scenes.join("scene-0000.json")).unwrap()).unwrap();
+    let out = dir.path().join("page.jpg");
+    let run = kioskctl()
+        .args(["scan", "process", "--json", "--input"])
+        .arg(scenes.join("scene-0000.jpg"))
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    for (got, want) in report["corners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(truth["corners"].as_array().unwrap())
+    {
+        let d = (got[0].as_f64().unwrap() - want[0].as_f64().unwrap())
+            .hypot(got[1].as_f64().unwrap() - want[1].as_f64().unwrap());
+        assert!(d < 5.0, "{got} vs {want}");
+    }
+    assert_eq!(
+        (report["width"].as_u64(), report["height"].as_u64()),
+        (Some(2480), Some(3508))
+    );
+    assert_eq!(report["quality"]["complete"], true);
+    assert!(report["ms"].as_f64().unwrap() > 0.0);
+    let page = std::fs::read(&out).unwrap();
+    assert_eq!(&page[..2], &[0xFF, 0xD8]);
+    assert_eq!(&page[13..16], &[1, 1, 44], "300 dpi in the JFIF header");
+
+    // A frame with no page: exit 2 and the reason.
+    let empty = dir.path().join("empty.jpg");
+    std::fs::write(
+        &empty,
+        doc_camera::scene::Scene::generate(5, Default::default())
+            .without_page()
+            .render_jpeg(800, 600),
+    )
+    .unwrap();
+    let run = kioskctl()
+        .args(["scan", "process", "--json", "--input"])
+        .arg(&empty)
+        .arg("--output")
+        .arg(dir.path().join("x.jpg"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("no page"));
+    assert!(!dir.path().join("x.jpg").exists());
+}
