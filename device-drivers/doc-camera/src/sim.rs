@@ -47,12 +47,12 @@ struct World {
 }
 
 impl World {
-    /// The scene the camera sees now, and whether a hand is in it.
-    fn view(&self) -> Scene {
+    /// The scene the camera sees at frame `frame`.
+    fn view(&self, frame: u64) -> Scene {
         let Some((page, laid_at)) = &self.page else {
             return self.desk.clone();
         };
-        let k = self.frames.saturating_sub(*laid_at);
+        let k = frame.saturating_sub(*laid_at);
         let corners = page.corners(BASE_HEIGHT as u32 * 4 / 3, BASE_HEIGHT as u32);
         let bottom = corners.0[2].y.max(corners.0[3].y);
         let centre_x = (corners.0[2].x + corners.0[3].x) / 2.0;
@@ -113,7 +113,7 @@ impl SimControl {
     /// Whether the last frame sent showed a hand.
     pub fn hand_in_view(&self) -> bool {
         let w = self.world();
-        w.page.is_some() && w.view().hand.is_some()
+        w.page.is_some() && w.view(w.frames.saturating_sub(1)).hand.is_some()
     }
 
     /// Injects a fault.
@@ -247,7 +247,7 @@ impl FrameSource for SimCamera {
         }
         let (scene, bad) = {
             let mut w = self.world();
-            let scene = w.view();
+            let scene = w.view(w.frames);
             w.frames += 1;
             (scene, std::mem::take(&mut w.bad_next))
         };
