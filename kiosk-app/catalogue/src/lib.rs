@@ -21,5 +21,7 @@ pub use form::FieldError;
 pub use installed::Installed;
 pub use model::*;
 pub use plan::{Answers, Choice, Plan, PlanError, PlannedMaterial};
-pub use signed::{Algorithm, CatalogueError, Envelope, PublicKey, SigningKey, TrustStore};
+pub use signed::{
+    Algorithm, CatalogueError, Envelope, PublicKey, RemoteConfig, SigningKey, TrustStore,
+};
 pub use validate::{Problem, Problems};

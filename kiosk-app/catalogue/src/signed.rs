@@ -14,8 +14,26 @@ use zeroize::Zeroizing;
 /// The envelope format written and read.
 pub const ENVELOPE: &str = "kiosk-catalogue/1";
 
-/// Signatures are over this prefix and the catalogue text, so a catalogue key signs nothing else.
+/// Signatures are over this prefix and the catalogue text, so a catalogue signature is never
+/// taken for anything else.
 const DOMAIN: &[u8] = b"kiosk-catalogue/1\0";
+
+/// The envelope of a signed terminal configuration.
+pub const CONFIG_ENVELOPE: &str = "kiosk-config/1";
+
+/// The configuration's signing prefix: a catalogue signature does not verify as a configuration.
+const CONFIG_DOMAIN: &[u8] = b"kiosk-config/1\0";
+
+/// A terminal configuration published by the central office: a version (newer replaces older)
+/// and settings the kiosk reads by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteConfig {
+    /// Its version.
+    pub version: u64,
+    /// Every other setting.
+    #[serde(flatten)]
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
+}
 
 /// The SM2 distinguishing id (GB/T 35276 default).
 const SM2_ID: &str = "1234567812345678";
@@ -42,7 +60,8 @@ pub struct Envelope {
     pub key_id: String,
     /// The signature, base64.
     pub signature: String,
-    /// The catalogue's JSON text, exactly as signed.
+    /// The catalogue's JSON text (a configuration's, in a [`CONFIG_ENVELOPE`]), exactly as
+    /// signed.
     pub catalogue: String,
 }
 
@@ -203,7 +222,16 @@ impl SigningKey {
 
     /// Signs a catalogue's JSON text.
     pub fn sign(&self, catalogue_json: &str) -> Result<Envelope, CatalogueError> {
-        let message = [DOMAIN, catalogue_json.as_bytes()].concat();
+        self.sign_as(ENVELOPE, DOMAIN, catalogue_json)
+    }
+
+    /// Signs a terminal configuration's JSON text.
+    pub fn sign_config(&self, config_json: &str) -> Result<Envelope, CatalogueError> {
+        self.sign_as(CONFIG_ENVELOPE, CONFIG_DOMAIN, config_json)
+    }
+
+    fn sign_as(&self, kind: &str, domain: &[u8], text: &str) -> Result<Envelope, CatalogueError> {
+        let message = [domain, text.as_bytes()].concat();
         let signature = match self.algorithm {
             Algorithm::Ed25519 => {
                 use ed25519_dalek::Signer as _;
@@ -217,11 +245,11 @@ impl SigningKey {
             }
         };
         Ok(Envelope {
-            envelope: ENVELOPE.to_owned(),
+            envelope: kind.to_owned(),
             algorithm: self.algorithm,
             key_id: self.key_id.clone(),
             signature: B64.encode(signature),
-            catalogue: catalogue_json.to_owned(),
+            catalogue: text.to_owned(),
         })
     }
 }
@@ -234,11 +262,27 @@ fn sm2_signing_key(secret: &[u8; 32]) -> Result<sm2::dsa::SigningKey, CatalogueE
 /// Opens a signed catalogue: checks the envelope and signature against `trust`, parses the
 /// catalogue and validates it. Nothing unverified is parsed as a catalogue.
 pub fn open(bytes: &[u8], trust: &TrustStore) -> Result<Catalogue, CatalogueError> {
+    parse(&verify(bytes, trust, ENVELOPE, DOMAIN)?)
+}
+
+/// Opens a signed terminal configuration the same way.
+pub fn open_config(bytes: &[u8], trust: &TrustStore) -> Result<RemoteConfig, CatalogueError> {
+    let text = verify(bytes, trust, CONFIG_ENVELOPE, CONFIG_DOMAIN)?;
+    serde_json::from_str(&text).map_err(|e| CatalogueError::Malformed(e.to_string()))
+}
+
+/// Checks an envelope of `kind` and its signature; returns the signed text.
+fn verify(
+    bytes: &[u8],
+    trust: &TrustStore,
+    kind: &str,
+    domain: &[u8],
+) -> Result<String, CatalogueError> {
     let envelope: Envelope =
         serde_json::from_slice(bytes).map_err(|e| CatalogueError::Envelope(e.to_string()))?;
-    if envelope.envelope != ENVELOPE {
+    if envelope.envelope != kind {
         return Err(CatalogueError::Envelope(format!(
-            "envelope `{}` is not `{ENVELOPE}`",
+            "envelope `{}` is not `{kind}`",
             envelope.envelope
         )));
     }
@@ -253,7 +297,7 @@ pub fn open(bytes: &[u8], trust: &TrustStore) -> Result<Catalogue, CatalogueErro
     let signature = B64
         .decode(&envelope.signature)
         .map_err(|_| CatalogueError::BadSignature)?;
-    let message = [DOMAIN, envelope.catalogue.as_bytes()].concat();
+    let message = [domain, envelope.catalogue.as_bytes()].concat();
     let verified = match envelope.algorithm {
         Algorithm::Ed25519 => {
             let public: [u8; 32] = public
@@ -282,7 +326,7 @@ pub fn open(bytes: &[u8], trust: &TrustStore) -> Result<Catalogue, CatalogueErro
     if !verified {
         return Err(CatalogueError::BadSignature);
     }
-    parse(&envelope.catalogue)
+    Ok(envelope.catalogue)
 }
 
 /// Parses and validates a catalogue's JSON text (unsigned: for `kioskctl catalog validate`).

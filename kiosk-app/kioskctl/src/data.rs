@@ -78,6 +78,48 @@ pub enum DbCommand {
 }
 
 #[derive(Subcommand)]
+pub enum SyncCommand {
+    /// The outbox: pending, in flight, delivered, dead, and the oldest pending age. Reads the
+    /// database without its key, beside a running kiosk and agent.
+    Status {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn sync(command: SyncCommand) -> Result<i32, String> {
+    match command {
+        SyncCommand::Status { data_dir, json } => {
+            let counts = kiosk_store::sync::queue_counts(&data_dir, application::time::now_ms())
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&counts).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!(
+                    "{} pending, {} in flight, {} delivered, {} refused (dead letters){}",
+                    counts.pending,
+                    counts.in_flight,
+                    counts.delivered,
+                    counts.dead,
+                    counts
+                        .oldest_pending_age_s
+                        .map(|s| format!(", oldest waiting {s:.0} s"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+#[derive(Subcommand)]
 pub enum CatalogCommand {
     /// Check a catalogue (plain JSON, or signed: then its signature too).
     Validate {
@@ -97,6 +139,9 @@ pub enum CatalogCommand {
         /// Where to write the signed catalogue.
         #[arg(long)]
         output: PathBuf,
+        /// The file is a terminal configuration (`{"version": N, …}`), not a catalogue.
+        #[arg(long)]
+        config: bool,
     },
     /// Make a signing key: the secret to KEY (mode 600), the public key on stdout.
     Keygen {
@@ -328,12 +373,24 @@ pub fn catalog(command: CatalogCommand) -> Result<i32, String> {
             );
             Ok(0)
         }
-        CatalogCommand::Sign { file, key, output } => {
+        CatalogCommand::Sign {
+            file,
+            key,
+            output,
+            config,
+        } => {
             let key = SigningKey::load(&key).map_err(|e| e.to_string())?;
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            catalogue::signed::parse(&text).map_err(|e| format!("not signed: {e}"))?;
-            let envelope = key.sign(&text).map_err(|e| e.to_string())?;
+            let envelope = if config {
+                serde_json::from_str::<catalogue::RemoteConfig>(&text)
+                    .map_err(|e| format!("not signed: not a configuration: {e}"))?;
+                key.sign_config(&text)
+            } else {
+                catalogue::signed::parse(&text).map_err(|e| format!("not signed: {e}"))?;
+                key.sign(&text)
+            }
+            .map_err(|e| e.to_string())?;
             let mut json = serde_json::to_vec_pretty(&envelope).map_err(|e| e.to_string())?;
             json.push(b'\n');
             durable_fs::write_atomic(&output, &json).map_err(|e| e.to_string())?;

@@ -64,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: scan::ScanCommand,
     },
+    /// The outbox and the sync agent.
+    Sync {
+        #[command(subcommand)]
+        command: data::SyncCommand,
+    },
     /// Simulated devices on pseudo-terminals.
     Sim {
         #[command(subcommand)]
@@ -209,6 +214,7 @@ fn main() -> ExitCode {
         | Command::Printer { .. }
         | Command::Db { .. }
         | Command::Scan { .. }
+        | Command::Sync { .. }
         | Command::Catalog { .. } => "off",
     };
     tracing_subscriber::fmt()
@@ -223,6 +229,7 @@ fn main() -> ExitCode {
         Command::Db { command } => return exit(data::db(command)),
         Command::Catalog { command } => return exit(data::catalog(command)),
         Command::Scan { command } => return exit(scan::scan(command)),
+        Command::Sync { command } => return exit(data::sync(command)),
         Command::Sim {
             command: SimCommand::Camera(args),
         } => return exit(scan::sim_camera(args)),
@@ -305,6 +312,7 @@ fn main() -> ExitCode {
             Command::Db { .. }
             | Command::Catalog { .. }
             | Command::Scan { .. }
+            | Command::Sync { .. }
             | Command::Sim {
                 command: SimCommand::Camera(_),
             } => Err("handled without a runtime".into()),

@@ -50,6 +50,26 @@ pub enum AuditEvent {
         /// Its number.
         number: String,
     },
+    /// The central office refused an application for good; it waits in the dead-letter state
+    /// for a technician or the central office.
+    DeliveryRefused {
+        /// Its number.
+        number: String,
+        /// The server's reason.
+        reason: String,
+    },
+    /// A dead letter was queued again by a technician.
+    Requeued {
+        /// Its number.
+        number: String,
+    },
+    /// A remote command from the central office was received.
+    CommandReceived {
+        /// The server's id.
+        id: u64,
+        /// What it asks.
+        kind: String,
+    },
     /// An application's status changed.
     StatusChanged {
         /// Its number.

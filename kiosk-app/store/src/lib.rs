@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod rules;
 pub mod schema;
 mod store;
+pub mod sync;
 
 pub use audit::{AuditEvent, ChainCheck};
 pub use crypto::{Cipher, KeyFile, KeySource, MasterKey};

@@ -60,6 +60,14 @@ const MIGRATIONS: &[&str] = &[
     // 3: each stored material carries a MAC over its row, so a row moved to another citizen (a
     // changed `applicant_key`) is not offered to them. Rows without one are never offered.
     "ALTER TABLE stored_materials ADD COLUMN mac BLOB;",
+    // 4: remote commands from the central office, kept until carried out and acknowledged.
+    "CREATE TABLE commands (
+         id INTEGER PRIMARY KEY,
+         kind TEXT NOT NULL,
+         received_ms INTEGER NOT NULL,
+         done_ms INTEGER,
+         acked TEXT NOT NULL DEFAULT 'none' CHECK (acked IN ('none', 'received', 'done'))
+     ) STRICT;",
 ];
 
 /// The schema version this build writes.

@@ -116,8 +116,8 @@ pub struct Store {
     _lock: Flock<File>,
 }
 
-const DB_FILE: &str = "kiosk.db";
-const PAGES_DIR: &str = "pages";
+pub(crate) const DB_FILE: &str = "kiosk.db";
+pub(crate) const PAGES_DIR: &str = "pages";
 const PAGE_SUFFIX: &str = ".page";
 /// Sealed with the key when the store is created: a wrong key is found at start, not later.
 const KEY_CHECK: &str = "key_check";
@@ -156,7 +156,7 @@ impl Store {
                 config.data_dir.display().to_string(),
             ));
         }
-        let lock = lock(&config.data_dir)?;
+        let lock = lock_file(&config.data_dir, "lock")?;
         let master = key.master_key()?;
         let flags = if creating {
             OpenFlags::default()
@@ -178,15 +178,7 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
         let schema = crate::schema::migrate(&mut conn)?;
         // The cipher is chosen once, when the store is created; later opens follow the store.
-        let cipher = match meta(&conn, CIPHER)? {
-            Some(id) => id
-                .parse()
-                .ok()
-                .and_then(Cipher::from_id)
-                .ok_or_else(|| StoreError::Corrupt("the cipher setting is garbled".into()))?,
-            None => config.cipher,
-        };
-        let keys = Keys::derive(&master, cipher);
+        let keys = Keys::derive(&master, stored_cipher(&conn)?.unwrap_or(config.cipher));
         let mut store = Store {
             conn,
             keys,
@@ -576,50 +568,13 @@ impl Store {
 
     /// The application with this number.
     pub fn application(&self, number: &ApplicationNumber) -> Result<Application, StoreError> {
-        let (applicant_key, sealed): (Vec<u8>, Vec<u8>) = self
-            .conn
-            .query_row(
-                "SELECT applicant_key, sealed FROM applications WHERE number = ?1",
-                [number.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
-        self.unseal_application(number, &applicant_key, &sealed)
-    }
-
-    /// Opens a sealed record. Its associated data names the number and the applicant's keyed
-    /// hash, so a record moved to another row, or a row moved to another citizen, does not open.
-    fn unseal_application(
-        &self,
-        number: &ApplicationNumber,
-        applicant_key: &[u8],
-        sealed: &[u8],
-    ) -> Result<Application, StoreError> {
-        let json = self
-            .keys
-            .open(sealed, record_context(number, applicant_key).as_bytes())?;
-        // Not the parser's message: it may quote a value of the record.
-        serde_json::from_slice(&json)
-            .map_err(|_| StoreError::Sealed(format!("the record of {number} does not parse")))
+        load_application(&self.conn, &self.keys, number)
     }
 
     /// The page images of an application, in order; each opens only if it is the page sealed
     /// under its name.
     pub fn pages(&self, application: &Application) -> Result<Vec<PageImage>, StoreError> {
-        let mut out = Vec::new();
-        for m in &application.draft.materials {
-            let pages = match &m.provided {
-                Provided::Captured { pages } | Provided::Reused { pages, .. } => pages,
-                Provided::Missing { .. } => continue,
-            };
-            for page in pages {
-                let sealed = std::fs::read(self.pages_dir.join(&page.file))?;
-                let image = self.keys.open(&sealed, page.file.as_bytes())?;
-                out.push((m.material.clone(), image));
-            }
-        }
-        Ok(out)
+        read_pages(&self.keys, &self.pages_dir, application)
     }
 
     /// The numbers and statuses of a citizen's applications, found by ID number through the
@@ -752,38 +707,10 @@ impl Store {
         status: Status,
         at_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut application = self.application(number)?;
-        let name = status_name(&status);
-        application.history.push(StatusChange { status, at_ms });
-        let json = Zeroizing::new(
-            serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
-        );
-        let applicant_key = self.keys.lookup_key(&application.draft.applicant.id_number);
-        let sealed = self
-            .keys
-            .seal(&json, record_context(number, &applicant_key).as_bytes())?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE applications SET status = ?2, status_at_ms = ?3, sealed = ?4 WHERE number = ?1",
-            params![number.as_str(), name, at_ms, sealed],
-        )?;
-        if matches!(application.status(), Some(Status::Delivered)) {
-            tx.execute(
-                "UPDATE outbox SET state = 'delivered', delivered_ms = ?2 WHERE application = ?1",
-                params![number.as_str(), at_ms],
-            )?;
-        }
-        audit::append(
-            &tx,
-            &self.keys,
-            at_ms,
-            &AuditEvent::StatusChanged {
-                number: number.to_string(),
-                status: name.to_owned(),
-            },
-        )?;
+        apply_status(&tx, &self.keys, number, status, at_ms)?;
         tx.commit()?;
         Ok(())
     }
@@ -905,7 +832,7 @@ impl Store {
             let (number, applicant_key, sealed) = row?;
             let whole = ApplicationNumber::parse(&number)
                 .ok()
-                .and_then(|n| self.unseal_application(&n, &applicant_key, &sealed).ok())
+                .and_then(|n| unseal_application(&self.keys, &n, &applicant_key, &sealed).ok())
                 .is_some_and(|a| {
                     a.page_files()
                         .all(|p| self.pages_dir.join(&p.file).is_file())
@@ -937,13 +864,118 @@ impl Store {
     }
 }
 
-/// An exclusive lock on the data directory: one store, one writer, across processes.
-fn lock(data_dir: &Path) -> Result<Flock<File>, StoreError> {
+/// The cipher the store was created with, if it has been.
+pub(crate) fn stored_cipher(conn: &Connection) -> Result<Option<Cipher>, StoreError> {
+    meta(conn, CIPHER)?
+        .map(|id| {
+            id.parse()
+                .ok()
+                .and_then(Cipher::from_id)
+                .ok_or_else(|| StoreError::Corrupt("the cipher setting is garbled".into()))
+        })
+        .transpose()
+}
+
+/// The application with this number, opened.
+pub(crate) fn load_application(
+    conn: &Connection,
+    keys: &Keys,
+    number: &ApplicationNumber,
+) -> Result<Application, StoreError> {
+    let (applicant_key, sealed): (Vec<u8>, Vec<u8>) = conn
+        .query_row(
+            "SELECT applicant_key, sealed FROM applications WHERE number = ?1",
+            [number.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
+    unseal_application(keys, number, &applicant_key, &sealed)
+}
+
+/// Opens a sealed record. Its associated data names the number and the applicant's keyed hash,
+/// so a record moved to another row, or a row moved to another citizen, does not open.
+fn unseal_application(
+    keys: &Keys,
+    number: &ApplicationNumber,
+    applicant_key: &[u8],
+    sealed: &[u8],
+) -> Result<Application, StoreError> {
+    let json = keys.open(sealed, record_context(number, applicant_key).as_bytes())?;
+    // Not the parser's message: it may quote a value of the record.
+    serde_json::from_slice(&json)
+        .map_err(|_| StoreError::Sealed(format!("the record of {number} does not parse")))
+}
+
+/// The page images of an application, in order, each opened against its file name.
+pub(crate) fn read_pages(
+    keys: &Keys,
+    pages_dir: &Path,
+    application: &Application,
+) -> Result<Vec<PageImage>, StoreError> {
+    let mut out = Vec::new();
+    for m in &application.draft.materials {
+        let pages = match &m.provided {
+            Provided::Captured { pages } | Provided::Reused { pages, .. } => pages,
+            Provided::Missing { .. } => continue,
+        };
+        for page in pages {
+            let sealed = std::fs::read(pages_dir.join(&page.file))?;
+            let image = keys.open(&sealed, page.file.as_bytes())?;
+            out.push((m.material.clone(), image));
+        }
+    }
+    Ok(out)
+}
+
+/// Appends a status to an application's sealed history inside `tx`; `Delivered` also closes
+/// its outbox entry. Audited in the same transaction.
+pub(crate) fn apply_status(
+    tx: &rusqlite::Transaction<'_>,
+    keys: &Keys,
+    number: &ApplicationNumber,
+    status: Status,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let mut application = load_application(tx, keys, number)?;
+    let name = status_name(&status);
+    application.history.push(StatusChange { status, at_ms });
+    let json = Zeroizing::new(
+        serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
+    );
+    let applicant_key = keys.lookup_key(&application.draft.applicant.id_number);
+    let sealed = keys.seal(&json, record_context(number, &applicant_key).as_bytes())?;
+    tx.execute(
+        "UPDATE applications SET status = ?2, status_at_ms = ?3, sealed = ?4 WHERE number = ?1",
+        params![number.as_str(), name, at_ms, sealed],
+    )?;
+    if matches!(application.status(), Some(Status::Delivered)) {
+        tx.execute(
+            "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, lease_until_ms = NULL
+             WHERE application = ?1",
+            params![number.as_str(), at_ms],
+        )?;
+    }
+    audit::append(
+        tx,
+        keys,
+        at_ms,
+        &AuditEvent::StatusChanged {
+            number: number.to_string(),
+            status: name.to_owned(),
+        },
+    )?;
+    Ok(())
+}
+
+/// An exclusive lock on a file in the data directory, across processes: `lock` for the store
+/// (one writer of applications), `sync.lock` for the sync agent (one deliverer).
+pub(crate) fn lock_file(data_dir: &Path, name: &str) -> Result<Flock<File>, StoreError> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(data_dir.join("lock"))?;
+        .open(data_dir.join(name))?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
         if errno == nix::errno::Errno::EWOULDBLOCK {
             StoreError::Busy
@@ -953,7 +985,7 @@ fn lock(data_dir: &Path) -> Result<Flock<File>, StoreError> {
     })
 }
 
-fn quick_check(conn: &Connection) -> Result<(), StoreError> {
+pub(crate) fn quick_check(conn: &Connection) -> Result<(), StoreError> {
     let result: Result<Vec<String>, rusqlite::Error> = conn
         .prepare("PRAGMA quick_check")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
@@ -964,13 +996,13 @@ fn quick_check(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
-fn meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
         .optional()?)
 }
 
-fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
