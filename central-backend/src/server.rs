@@ -90,13 +90,21 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         .into_response()
 }
 
+/// Adds `Retry-After: 1` to an answer that a retry will resolve.
+fn retry_soon(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 fn internal(e: StorageError) -> Response {
     tracing::error!(error = %e, "storage failed");
-    error(
+    retry_soon(error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "storage",
         "storage failed; try again",
-    )
+    ))
 }
 
 fn device(identity: &Identity) -> Result<&str, Response> {
@@ -232,7 +240,13 @@ async fn post_application(
             "Idempotency-Key must be the application's number",
         );
     }
-    if submission.application.terminal != device {
+    let prefix_ok = submission
+        .application
+        .number
+        .as_str()
+        .strip_prefix(device.as_str())
+        .is_some_and(|rest| rest.starts_with('-'));
+    if submission.application.terminal != device || !prefix_ok {
         return error(
             StatusCode::FORBIDDEN,
             "wrong_terminal",
@@ -288,11 +302,11 @@ async fn post_application(
             tracing::info!(number = %receipt.number, case = %receipt.case, "application received");
             (StatusCode::CREATED, Json(receipt)).into_response()
         }
-        Ok(Ok(Err(missing))) => error(
+        Ok(Ok(Err(missing))) => retry_soon(error(
             StatusCode::CONFLICT,
             "pages_missing",
             format!("upload these pages first: {}", missing.join(" ")),
-        ),
+        )),
         Ok(Err(Begin::Replay(receipt))) => {
             let mut r = (StatusCode::CREATED, Json(receipt)).into_response();
             r.headers_mut()
@@ -304,11 +318,11 @@ async fn post_application(
             "payload_changed",
             "this Idempotency-Key was used with another payload",
         ),
-        Ok(Err(_)) => error(
+        Ok(Err(_)) => retry_soon(error(
             StatusCode::CONFLICT,
             "in_progress",
             "a request with this Idempotency-Key is being processed",
-        ),
+        )),
         Err(r) => r,
     }
 }
@@ -534,11 +548,11 @@ async fn inject_faults(
     let response = next.run(request).await;
     let every = app.faults.unavailable_every;
     if every > 0 && (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % every == 0 {
-        return error(
+        return retry_soon(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "injected fault: the answer was lost",
-        );
+        ));
     }
     response
 }

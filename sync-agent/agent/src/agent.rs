@@ -183,7 +183,10 @@ impl Agent {
         let number = job.number.clone();
         let prepared = self
             .db(move |db| {
-                let (application, pages) = db.payload(&number)?;
+                let (mut application, pages) = db.payload(&number)?;
+                // The application as it was saved: statuses recorded since (a review result
+                // applied before a retry) must not change the bytes a retry sends.
+                application.history.truncate(1);
                 let files: Vec<String> = application.page_files().map(|p| p.file.clone()).collect();
                 let mut entries = Vec::with_capacity(pages.len());
                 let mut bodies = Vec::with_capacity(pages.len());
@@ -398,6 +401,13 @@ impl Agent {
                 Ok(_) => {
                     let (id, done) = (command.id, command.done);
                     self.db(move |db| db.command_acknowledged(id, done))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                // The server no longer knows it (withdrawn): nothing more to tell.
+                Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
+                    let id = command.id;
+                    self.db(move |db| db.command_acknowledged(id, true))
                         .await
                         .map_err(|e| e.to_string())?;
                 }

@@ -1,8 +1,8 @@
 //! The kiosk–central sync protocol, shared by the sync agent and the central backend so that
 //! both sides serialise the same types. `openapi.yaml` beside this crate is the written contract.
 //!
-//! - Identity is the TLS client certificate: its common name is the terminal number. Nothing in
-//!   a request body names the device.
+//! - Identity is the TLS client certificate: its common name is the terminal number. An
+//!   application taken by another terminal (its `terminal` or number prefix) is refused.
 //! - Pages go first, content-addressed: `PUT /v1/pages/{sha256}`; the server checks the digest
 //!   and stores each page once.
 //! - An application is `POST /v1/applications` with `Idempotency-Key` = its number. The same key

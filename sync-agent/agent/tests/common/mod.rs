@@ -344,7 +344,10 @@ impl World {
                 "1",
             ])
             .args(extra)
-            .env("SYNC_AGENT_LOG", "warn")
+            .env(
+                "SYNC_AGENT_LOG",
+                std::env::var("TEST_AGENT_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
