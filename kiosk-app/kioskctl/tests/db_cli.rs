@@ -92,6 +92,19 @@ fn submitted_demo_applications_are_numbered_verified_and_a_broken_audit_chain_is
     assert_eq!(report["applications"], 5);
     assert_eq!(report["outbox_pending"], 5);
     assert_eq!(report["audit_chain"], "ok");
+    let data = d.data.to_str().unwrap();
+    let sync = json(&run(&["sync", "status", "--data-dir", data, "--json"]));
+    assert_eq!(
+        (
+            &sync["pending"],
+            &sync["in_flight"],
+            &sync["delivered"],
+            &sync["dead"]
+        ),
+        (&5.into(), &0.into(), &0.into(), &0.into()),
+        "{sync}"
+    );
+    assert!(sync["oldest_pending_age_s"].as_f64().unwrap() >= 0.0);
 
     rusqlite::Connection::open(d.data.join("kiosk.db"))
         .unwrap()

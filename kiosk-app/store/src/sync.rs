@@ -115,6 +115,15 @@ impl SyncDb {
     /// An entry that keeps failing backs off, so those behind it are not held up; none is ever
     /// given up on while its failures are transient.
     pub fn take(&mut self, now_ms: i64, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError> {
+        // A lease need not survive a crash (the next agent takes every lease back at start), so
+        // it is not fsynced; the next durable commit carries it to disk anyway.
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let jobs = self.lease(now_ms, lease_ms, limit);
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        jobs
+    }
+
+    fn lease(&mut self, now_ms: i64, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -157,21 +166,24 @@ impl SyncDb {
         Ok((application, pages))
     }
 
-    /// Records the server's acceptance: the entry is delivered and the application's history
-    /// says so, in one durable transaction.
-    pub fn delivered(&mut self, job: &Job, now_ms: i64) -> Result<(), StoreError> {
+    /// Records the server's acceptance of each job: the entries are delivered and the
+    /// applications' histories say so, in one durable transaction (a group commit: one fsync
+    /// for all that finished together). Losing it to a crash only means sending again, which
+    /// the server answers from its stored reply.
+    pub fn delivered(&mut self, jobs: &[Job], now_ms: i64) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let state: Option<String> = tx
-            .query_row("SELECT state FROM outbox WHERE id = ?1", [&job.id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if state.as_deref() == Some("delivered") {
-            return Ok(());
+        for job in jobs {
+            let state: Option<String> = tx
+                .query_row("SELECT state FROM outbox WHERE id = ?1", [&job.id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if state.as_deref() != Some("delivered") {
+                apply_status(&tx, &self.keys, &job.number, Status::Delivered, now_ms)?;
+            }
         }
-        apply_status(&tx, &self.keys, &job.number, Status::Delivered, now_ms)?;
         tx.commit()?;
         Ok(())
     }

@@ -29,6 +29,8 @@ pub struct Agent {
     trust: TrustStore,
     wake: tokio::sync::Notify,
     failpoint: Option<String>,
+    /// Deliveries the server acknowledged, waiting for the next group commit.
+    acknowledged: Mutex<Vec<Job>>,
 }
 
 /// How one delivery attempt ended.
@@ -75,6 +77,7 @@ impl Agent {
             stats: Mutex::new(SyncStats::default()),
             trust,
             wake: tokio::sync::Notify::new(),
+            acknowledged: Mutex::new(Vec::new()),
         }))
     }
 
@@ -122,7 +125,10 @@ impl Agent {
             for job in jobs {
                 running.spawn(self.clone().attempt(job));
             }
+            // After refilling the free slots, so that senders are not idle during the fsync.
+            self.commit_acknowledged().await?;
             if running.is_empty() {
+                self.commit_acknowledged().await?;
                 if stop_when_idle {
                     let counts = self.db(|db| db.counts(now_ms())).await?;
                     if counts.pending == 0 && counts.in_flight == 0 {
@@ -134,6 +140,27 @@ impl Agent {
                     tokio::time::timeout(Duration::from_millis(250), self.wake.notified()).await;
             } else {
                 let _ = tokio::time::timeout(Duration::from_secs(1), running.join_next()).await;
+            }
+        }
+    }
+
+    /// Commits every acknowledged delivery in one transaction.
+    async fn commit_acknowledged(self: &Arc<Self>) -> Result<(), StoreError> {
+        let jobs = std::mem::take(&mut *lock(&self.acknowledged));
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let count = jobs.len() as u64;
+        match self.db(move |db| db.delivered(&jobs, now_ms())).await {
+            Ok(()) => {
+                lock(&self.stats).delivered += count;
+                Ok(())
+            }
+            Err(e) => {
+                // The leases stay; the entries are sent again when they run out or the agent
+                // restarts, and the server answers from its stored reply.
+                tracing::error!(error = %e, "could not record deliveries");
+                Err(e)
             }
         }
     }
@@ -150,12 +177,9 @@ impl Agent {
                     tracing::error!(number, "failpoint after_ack: aborting before the commit");
                     std::process::abort();
                 }
-                let r = self.db(move |db| db.delivered(&job, now_ms())).await;
-                if r.is_ok() {
-                    lock(&self.stats).delivered += 1;
-                    tracing::info!(number, "delivered");
-                }
-                r
+                tracing::info!(number, "delivered");
+                lock(&self.acknowledged).push(job);
+                Ok(())
             }
             Outcome::Transient { error, floor_ms } => {
                 let delay = backoff_ms(&settings, attempts, floor_ms);
@@ -181,34 +205,36 @@ impl Agent {
 
     async fn deliver(self: &Arc<Self>, job: &Job) -> Outcome {
         let number = job.number.clone();
-        let prepared = self
-            .db(move |db| {
-                let (mut application, pages) = db.payload(&number)?;
-                // The application as it was saved: statuses recorded since (a review result
-                // applied before a retry) must not change the bytes a retry sends.
-                application.history.truncate(1);
-                let files: Vec<String> = application.page_files().map(|p| p.file.clone()).collect();
-                let mut entries = Vec::with_capacity(pages.len());
-                let mut bodies = Vec::with_capacity(pages.len());
-                for (file, (material, image)) in files.into_iter().zip(pages) {
-                    let sha256 = sync_protocol::sha256_hex(&image);
-                    entries.push(PageEntry {
-                        file,
-                        material,
-                        sha256: sha256.clone(),
-                        bytes: image.len() as u64,
-                    });
-                    bodies.push((sha256, image));
-                }
-                let submission = Submission {
-                    application,
-                    pages: entries,
-                };
-                let body = serde_json::to_vec(&submission)
-                    .map_err(|e| StoreError::Sealed(e.to_string()))?;
-                Ok((body, bodies))
-            })
-            .await;
+        let agent = self.clone();
+        // Read and open under the store's lock; hash and serialise outside it.
+        let prepared = tokio::task::spawn_blocking(move || {
+            let (mut application, pages) = lock(&agent.db).payload(&number)?;
+            // The application as it was saved: statuses recorded since (a review result
+            // applied before a retry) must not change the bytes a retry sends.
+            application.history.truncate(1);
+            let files: Vec<String> = application.page_files().map(|p| p.file.clone()).collect();
+            let mut entries = Vec::with_capacity(pages.len());
+            let mut bodies = Vec::with_capacity(pages.len());
+            for (file, (material, image)) in files.into_iter().zip(pages) {
+                let sha256 = sync_protocol::sha256_hex(&image);
+                entries.push(PageEntry {
+                    file,
+                    material,
+                    sha256: sha256.clone(),
+                    bytes: image.len() as u64,
+                });
+                bodies.push((sha256, image));
+            }
+            let submission = Submission {
+                application,
+                pages: entries,
+            };
+            let body =
+                serde_json::to_vec(&submission).map_err(|e| StoreError::Sealed(e.to_string()))?;
+            Ok((body, bodies))
+        })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Config(format!("store task failed: {e}"))));
         let (body, pages) = match prepared {
             Ok(p) => p,
             // The record or a page does not open: no retry will fix it.

@@ -231,7 +231,11 @@ fn a_changed_payload_under_the_same_key_is_422_and_becomes_a_dead_letter_the_fle
     };
     assert_eq!(post(&w, &url, &altered).0, 201);
     let (status, body, replayed) = post(&w, &url, &altered);
-    assert_eq!((status, replayed), (201, true), "the same payload: the stored answer");
+    assert_eq!(
+        (status, replayed),
+        (201, true),
+        "the same payload: the stored answer"
+    );
     let mut changed = altered.clone();
     changed.application.saved_at_ms += 1;
     let (status, body2, _) = post(&w, &url, &changed);
@@ -253,7 +257,10 @@ fn a_changed_payload_under_the_same_key_is_422_and_becomes_a_dead_letter_the_fle
             k.heartbeat["dead_letters"].as_array().is_some_and(|d| {
                 d.iter().any(|l| {
                     l["number"] == numbers[0].as_str()
-                        && l["reason"].as_str().unwrap_or("").contains("payload_changed")
+                        && l["reason"]
+                            .as_str()
+                            .unwrap_or("")
+                            .contains("payload_changed")
                 })
             })
         })
