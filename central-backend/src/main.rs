@@ -238,6 +238,11 @@ fn storage(dir: &std::path::Path) -> Result<SqliteStorage, String> {
     SqliteStorage::open(dir).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
+/// For reading only: a mistyped directory is an error, not a new empty store.
+fn storage_read(dir: &std::path::Path) -> Result<SqliteStorage, String> {
+    SqliteStorage::open_read_only(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
     let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
@@ -258,13 +263,7 @@ fn run(command: Command) -> Result<(), String> {
                 SqliteStorage::open_for_server(&data_dir)
                     .map_err(|e| format!("{}: {e}", data_dir.display()))?,
             );
-            let p = Pki::new(&pki);
-            let tls = TlsFiles {
-                ca: p.ca_cert(),
-                cert: p.server_cert(),
-                key: p.server_key(),
-                crl: p.crl(),
-            };
+            let tls = TlsFiles::from_pki(&Pki::new(&pki));
             let faults = Faults {
                 unavailable_every,
                 delay_ms,
@@ -287,7 +286,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Applications { command } => match command {
             ApplicationsCommand::List { data_dir, json } => {
-                let list = storage(&data_dir)?
+                let list = storage_read(&data_dir)?
                     .applications()
                     .map_err(|e| e.to_string())?;
                 if json {
@@ -362,19 +361,9 @@ fn run(command: Command) -> Result<(), String> {
                     file,
                     trust,
                 },
-        } => {
-            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let trust = match trust {
-                Some(t) => catalogue::TrustStore::load(&t).map_err(|e| e.to_string())?,
-                None => catalogue::sample::trust(),
-            };
-            let c = catalogue::signed::open(&bytes, &trust)
-                .map_err(|e| format!("not published: {e}"))?;
-            let etag = storage(&data_dir)?
-                .publish("catalogue", &bytes, application::time::now_ms())
-                .map_err(|e| e.to_string())?;
-            print_json(&serde_json::json!({"version": c.version, "etag": etag}))
-        }
+        } => publish(&data_dir, "catalogue", &file, trust, |bytes, trust| {
+            catalogue::signed::open(bytes, trust).map(|c| c.version)
+        }),
         Command::Config {
             command:
                 PublishCommand::Publish {
@@ -382,19 +371,9 @@ fn run(command: Command) -> Result<(), String> {
                     file,
                     trust,
                 },
-        } => {
-            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let trust = match trust {
-                Some(t) => catalogue::TrustStore::load(&t).map_err(|e| e.to_string())?,
-                None => catalogue::sample::trust(),
-            };
-            let config = catalogue::signed::open_config(&bytes, &trust)
-                .map_err(|e| format!("not published: {e}"))?;
-            let etag = storage(&data_dir)?
-                .publish("config", &bytes, application::time::now_ms())
-                .map_err(|e| e.to_string())?;
-            print_json(&serde_json::json!({"version": config.version, "etag": etag}))
-        }
+        } => publish(&data_dir, "config", &file, trust, |bytes, trust| {
+            catalogue::signed::open_config(bytes, trust).map(|c| c.version)
+        }),
         Command::Commands { command } => match command {
             CommandsCommand::Send {
                 data_dir,
@@ -410,7 +389,7 @@ fn run(command: Command) -> Result<(), String> {
                 print_json(&serde_json::json!({"id": id}))
             }
             CommandsCommand::List { data_dir } => {
-                let list: Vec<_> = storage(&data_dir)?
+                let list: Vec<_> = storage_read(&data_dir)?
                     .commands()
                     .map_err(|e| e.to_string())?
                     .into_iter()
@@ -422,7 +401,9 @@ fn run(command: Command) -> Result<(), String> {
             }
         },
         Command::Fleet { data_dir, json } => {
-            let fleet = storage(&data_dir)?.fleet().map_err(|e| e.to_string())?;
+            let fleet = storage_read(&data_dir)?
+                .fleet()
+                .map_err(|e| e.to_string())?;
             if json {
                 print_json(&fleet)
             } else {
@@ -437,6 +418,26 @@ fn run(command: Command) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Publishes a signed document once it opens with the trusted keys (`open` gives its version).
+fn publish(
+    data_dir: &std::path::Path,
+    name: &str,
+    file: &std::path::Path,
+    trust: Option<PathBuf>,
+    open: impl Fn(&[u8], &catalogue::TrustStore) -> Result<u64, catalogue::CatalogueError>,
+) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let trust = match trust {
+        Some(t) => catalogue::TrustStore::load(&t).map_err(|e| e.to_string())?,
+        None => catalogue::sample::trust(),
+    };
+    let version = open(&bytes, &trust).map_err(|e| format!("not published: {e}"))?;
+    let etag = storage(data_dir)?
+        .publish(name, &bytes, application::time::now_ms())
+        .map_err(|e| e.to_string())?;
+    print_json(&serde_json::json!({"version": version, "etag": etag}))
 }
 
 fn pki(command: PkiCommand) -> Result<(), String> {

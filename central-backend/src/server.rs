@@ -74,6 +74,18 @@ pub struct TlsFiles {
     pub crl: PathBuf,
 }
 
+impl TlsFiles {
+    /// The server's files in a PKI directory (`central-backend pki init`).
+    pub fn from_pki(pki: &crate::pki::Pki) -> Self {
+        TlsFiles {
+            ca: pki.ca_cert(),
+            cert: pki.server_cert(),
+            key: pki.server_key(),
+            crl: pki.crl(),
+        }
+    }
+}
+
 struct App {
     storage: Arc<dyn Storage>,
     decided: tokio::sync::Notify,
@@ -708,4 +720,30 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// Starts a server on `runtime` on a free loopback port, for tests and benchmarks; returns its
+/// address once it accepts connections.
+pub fn spawn_local(
+    runtime: &tokio::runtime::Runtime,
+    data_dir: &std::path::Path,
+    pki_dir: &std::path::Path,
+    faults: Faults,
+) -> Result<SocketAddr, String> {
+    let storage: Arc<dyn Storage> =
+        Arc::new(crate::SqliteStorage::open_for_server(data_dir).map_err(|e| e.to_string())?);
+    let tls = TlsFiles::from_pki(&crate::pki::Pki::new(pki_dir));
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        if let Err(e) = serve(listen, tls, storage, faults, |a| {
+            let _ = tx.send(a);
+        })
+        .await
+        {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "the server did not start".to_owned())
 }

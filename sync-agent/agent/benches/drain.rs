@@ -7,13 +7,13 @@
 //! for both and the ratio (goal: at least 0.7).
 
 use central_backend::pki::{Pki, Validity};
-use central_backend::{Faults, SqliteStorage, Storage, TlsFiles};
+use central_backend::{Faults, SqliteStorage, Storage};
 use kiosk_store::{CapturedMaterial, Config, KeyFile, Store};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use sync_protocol::{IDEMPOTENCY_KEY, PageEntry, Submission};
+use sync_protocol::IDEMPOTENCY_KEY;
 use zeroize::Zeroizing;
 
 const TERMINAL: &str = "10001";
@@ -21,23 +21,7 @@ const PAGE_BYTES: usize = 200 * 1024;
 const CONCURRENCY: usize = 4;
 
 fn backend(rt: &tokio::runtime::Runtime, data: &Path, pki: &Path) -> SocketAddr {
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_for_server(data).unwrap());
-    let p = Pki::new(pki);
-    let tls = TlsFiles {
-        ca: p.ca_cert(),
-        cert: p.server_cert(),
-        key: p.server_key(),
-        crl: p.crl(),
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    rt.spawn(async move {
-        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let _ = central_backend::server::serve(listen, tls, storage, Faults::default(), move |a| {
-            let _ = tx.send(a);
-        })
-        .await;
-    });
-    rx.recv().unwrap()
+    central_backend::server::spawn_local(rt, data, pki, Faults::default()).unwrap()
 }
 
 /// Saves `n` applications with exactly two distinct 200 KB pages each.
@@ -104,7 +88,7 @@ fn client(pki: &Path) -> reqwest::Client {
 
 type Prepared = (String, Vec<u8>, Vec<(String, Vec<u8>)>);
 
-/// The exact bytes the agent sends, read out before the clock starts.
+/// The exact bytes the agent sends, built the agent's way before the clock starts.
 fn prepared(kiosk: &Path) -> Vec<Prepared> {
     let numbers = rusqlite_numbers(kiosk);
     let store = Store::open(
@@ -118,24 +102,11 @@ fn prepared(kiosk: &Path) -> Vec<Prepared> {
             let number = application::ApplicationNumber::parse(&n).unwrap();
             let application = store.application(&number).unwrap();
             let images = store.pages(&application).unwrap();
-            let files: Vec<String> = application.page_files().map(|p| p.file.clone()).collect();
-            let mut pages = Vec::new();
-            let mut entries = Vec::new();
-            for (file, (material, image)) in files.into_iter().zip(images) {
-                let sha256 = sync_protocol::sha256_hex(&image);
-                entries.push(PageEntry {
-                    file,
-                    material,
-                    sha256: sha256.clone(),
-                    bytes: image.len() as u64,
-                });
-                pages.push((sha256, image.to_vec()));
-            }
-            let body = serde_json::to_vec(&Submission {
-                application,
-                pages: entries,
-            })
-            .unwrap();
+            let (body, pages) = sync_agent::agent::submission(application, images).unwrap();
+            let pages = pages
+                .into_iter()
+                .map(|(sha, p)| (sha, p.to_vec()))
+                .collect();
             (n, body, pages)
         })
         .collect()

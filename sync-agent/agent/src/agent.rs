@@ -15,6 +15,7 @@ use sync_protocol::{
     PageEntry, QueueReport, Results, Submission, SyncStats,
 };
 use tokio::task::JoinSet;
+use zeroize::Zeroizing;
 
 /// A failpoint for crash tests: `SYNC_AGENT_FAILPOINT=after_ack` aborts the process after the
 /// server's 2xx and before the delivery is committed, the window exactly-once must survive.
@@ -208,30 +209,8 @@ impl Agent {
         let agent = self.clone();
         // Read and open under the store's lock; hash and serialise outside it.
         let prepared = tokio::task::spawn_blocking(move || {
-            let (mut application, pages) = lock(&agent.db).payload(&number)?;
-            // The application as it was saved: statuses recorded since (a review result
-            // applied before a retry) must not change the bytes a retry sends.
-            application.history.truncate(1);
-            let files: Vec<String> = application.page_files().map(|p| p.file.clone()).collect();
-            let mut entries = Vec::with_capacity(pages.len());
-            let mut bodies = Vec::with_capacity(pages.len());
-            for (file, (material, image)) in files.into_iter().zip(pages) {
-                let sha256 = sync_protocol::sha256_hex(&image);
-                entries.push(PageEntry {
-                    file,
-                    material,
-                    sha256: sha256.clone(),
-                    bytes: image.len() as u64,
-                });
-                bodies.push((sha256, image));
-            }
-            let submission = Submission {
-                application,
-                pages: entries,
-            };
-            let body =
-                serde_json::to_vec(&submission).map_err(|e| StoreError::Sealed(e.to_string()))?;
-            Ok((body, bodies))
+            let (application, pages) = lock(&agent.db).payload(&number)?;
+            submission(application, pages)
         })
         .await
         .unwrap_or_else(|e| Err(StoreError::Config(format!("store task failed: {e}"))));
@@ -556,6 +535,38 @@ fn device_reports(data_dir: &std::path::Path) -> Vec<DeviceReport> {
         .collect();
     out.sort_by(|a, b| a.device.cmp(&b.device));
     out
+}
+
+/// A submission body and its pages (SHA-256, image), in the order they are sent.
+pub type Prepared = (Vec<u8>, Vec<(String, Zeroizing<Vec<u8>>)>);
+
+/// Builds the exact bytes sent for an application: the application as it was saved (statuses
+/// recorded since, such as a review result applied before a retry, must not change what a
+/// retry sends) and the content address of each page.
+pub fn submission(
+    mut application: application::Application,
+    pages: Vec<kiosk_store::PageImage>,
+) -> Result<Prepared, StoreError> {
+    application.history.truncate(1);
+    let files: Vec<String> = application.page_files().map(|p| p.file.clone()).collect();
+    let mut entries = Vec::with_capacity(pages.len());
+    let mut bodies = Vec::with_capacity(pages.len());
+    for (file, (material, image)) in files.into_iter().zip(pages) {
+        let sha256 = sync_protocol::sha256_hex(&image);
+        entries.push(PageEntry {
+            file,
+            material,
+            sha256: sha256.clone(),
+            bytes: image.len() as u64,
+        });
+        bodies.push((sha256, image));
+    }
+    let body = serde_json::to_vec(&Submission {
+        application,
+        pages: entries,
+    })
+    .map_err(|e| StoreError::Sealed(e.to_string()))?;
+    Ok((body, bodies))
 }
 
 /// Sorts a response into success or a retry decision.

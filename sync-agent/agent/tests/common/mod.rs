@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use central_backend::pki::{Pki, Validity};
-use central_backend::{Faults, SqliteStorage, Storage, TlsFiles};
+use central_backend::{Faults, SqliteStorage, Storage};
 use kiosk_store::{Config, KeyFile, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -192,23 +192,7 @@ impl Backend {
             .enable_all()
             .build()
             .unwrap();
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_for_server(data).unwrap());
-        let p = Pki::new(pki);
-        let tls = TlsFiles {
-            ca: p.ca_cert(),
-            cert: p.server_cert(),
-            key: p.server_key(),
-            crl: p.crl(),
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        runtime.spawn(async move {
-            let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-            let _ = central_backend::server::serve(listen, tls, storage, faults, move |a| {
-                let _ = tx.send(a);
-            })
-            .await;
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let addr = central_backend::server::spawn_local(&runtime, data, pki, faults).unwrap();
         Backend {
             addr,
             runtime: Some(runtime),
@@ -237,12 +221,18 @@ pub struct World {
 
 impl World {
     pub fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let w = World { dir };
+        let w = World::without_pki();
         Pki::new(&w.pki()).init().unwrap();
         Pki::new(&w.pki())
             .issue(TERMINAL, Validity::default())
             .unwrap();
+        w
+    }
+
+    /// A kiosk data directory only; the caller makes the PKI in [`World::pki`].
+    pub fn without_pki() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let w = World { dir };
         let kiosk = w.kiosk();
         std::fs::create_dir_all(&kiosk).unwrap();
         KeyFile::create(&kiosk.join("store.key")).unwrap();
