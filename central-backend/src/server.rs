@@ -150,6 +150,11 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, Response> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
+        Ok(Err(StorageError::NotFound(n))) => Err(error(
+            StatusCode::NOT_FOUND,
+            "no_application",
+            format!("no application {n}"),
+        )),
         Ok(Err(e)) => Err(internal(e)),
         Err(_) => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -492,15 +497,9 @@ async fn review_show(
         return r;
     }
     let storage = app.storage.clone();
-    match tokio::task::spawn_blocking(move || storage.application(&number)).await {
-        Ok(Ok(body)) => Json(body).into_response(),
-        Ok(Err(StorageError::NotFound(n))) => error(
-            StatusCode::NOT_FOUND,
-            "no_application",
-            format!("no application {n}"),
-        ),
-        Ok(Err(e)) => internal(e),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    match blocking(move || storage.application(&number)).await {
+        Ok(body) => Json(body).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -522,19 +521,13 @@ async fn review_decide(
         );
     }
     let storage = app.storage.clone();
-    match tokio::task::spawn_blocking(move || storage.decide(&number, &status, now_ms())).await {
-        Ok(Ok(result)) => {
+    match blocking(move || storage.decide(&number, &status, now_ms())).await {
+        Ok(result) => {
             tracing::info!(number = %result.number, reviewer = %who, "decision recorded");
             app.decided.notify_waiters();
             Json(result).into_response()
         }
-        Ok(Err(StorageError::NotFound(n))) => error(
-            StatusCode::NOT_FOUND,
-            "no_application",
-            format!("no application {n}"),
-        ),
-        Ok(Err(e)) => internal(e),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(r) => r,
     }
 }
 
