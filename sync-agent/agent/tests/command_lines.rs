@@ -31,6 +31,20 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// An HTTPS client presenting the certificate `NAME.pem` of the PKI.
+fn client(pki: &std::path::Path, name: &str) -> reqwest::Client {
+    let tls = sync_protocol::tls::client_config(
+        &pki.join("ca.pem"),
+        &pki.join(format!("{name}.pem")),
+        &pki.join(format!("{name}.key")),
+    )
+    .unwrap();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .unwrap()
+}
+
 struct Server(std::process::Child);
 
 impl Drop for Server {
@@ -148,6 +162,42 @@ fn the_backend_and_agent_command_lines_run_the_whole_loop() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not published"));
+
+    // The review API answers reviewers only; a decision through it reaches the kiosk.
+    central(&["pki", "issue", "--dir", pki_s, "--reviewer", "wang"]);
+    let as_reviewer = client(&pki, "reviewer-wang");
+    let as_kiosk = client(&pki, TERMINAL);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (listed, refused, decided, unknown) = rt.block_on(async {
+        let get = |c: &reqwest::Client| c.get(format!("{url}/v1/review/applications")).send();
+        let listed: serde_json::Value = get(&as_reviewer).await.unwrap().json().await.unwrap();
+        let refused = get(&as_kiosk).await.unwrap().status().as_u16();
+        let decide = |n: &str| {
+            as_reviewer
+                .post(format!("{url}/v1/review/applications/{n}/decision"))
+                .json(&Status::Rejected {
+                    reason: "材料不符合要求".into(),
+                })
+                .send()
+        };
+        let decided = decide(&numbers[1]).await.unwrap().status().as_u16();
+        let unknown = decide("10001-261122-9999-0")
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        (listed, refused, decided, unknown)
+    });
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!((refused, decided, unknown), (403, 200, 404));
+    wait_until(30, "the API's decision at the kiosk", || {
+        w.store()
+            .application(&ApplicationNumber::parse(&numbers[1]).unwrap())
+            .unwrap()
+            .history
+            .iter()
+            .any(|h| matches!(h.status, Status::Rejected { .. }))
+    });
 
     // A decision made on the command line reaches the kiosk through the running server.
     central(&[
