@@ -68,6 +68,11 @@ const MIGRATIONS: &[&str] = &[
          done_ms INTEGER,
          acked TEXT NOT NULL DEFAULT 'none' CHECK (acked IN ('none', 'received', 'done'))
      ) STRICT;",
+    // 5: the agent's next due entries come straight off an index in sending order (a queue of
+    // thousands was sorted afresh for every lease), and expired leases are found without a scan.
+    "DROP INDEX outbox_due;
+     CREATE INDEX outbox_due ON outbox (state, next_attempt_ms, created_ms);
+     CREATE INDEX outbox_leases ON outbox (state, lease_until_ms);",
 ];
 
 /// The schema version this build writes.

@@ -21,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use serde::Serialize;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The results cursor in `meta`: advanced in the transaction that applies the results.
 const CURSOR: &str = "sync_results_cursor";
@@ -67,9 +68,34 @@ pub struct StoredCommand {
 /// The sync agent's handle on the store.
 pub struct SyncDb {
     conn: Connection,
-    keys: Keys,
-    pages_dir: PathBuf,
+    keys: Arc<Keys>,
+    data_dir: PathBuf,
     _lock: Flock<File>,
+}
+
+/// Reads applications and their pages for sending, through a connection of its own: the
+/// agent prepares several deliveries at once (decrypting and hashing on every core) while
+/// [`SyncDb`]'s connection is busy with a durable commit. WAL lets it read what is committed.
+pub struct Payloads {
+    conn: std::sync::Mutex<Connection>,
+    keys: Arc<Keys>,
+    dir: PathBuf,
+}
+
+impl Payloads {
+    /// The application as it is stored, and its page images in the order its record lists
+    /// them. Only the record is read under this reader's lock.
+    pub fn read(
+        &self,
+        number: &ApplicationNumber,
+    ) -> Result<(Application, Vec<PageImage>), StoreError> {
+        let application = {
+            let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            load_application(&conn, &self.keys, number)?
+        };
+        let pages = read_pages(&self.keys, &self.dir, &application)?;
+        Ok((application, pages))
+    }
 }
 
 impl SyncDb {
@@ -94,11 +120,11 @@ impl SyncDb {
         crate::schema::migrate(&mut conn)?;
         let cipher = stored_cipher(&conn)?
             .ok_or_else(|| StoreError::Corrupt("the store names no cipher".into()))?;
-        let keys = Keys::derive(&master, cipher);
+        let keys = Arc::new(Keys::derive(&master, cipher));
         let db = SyncDb {
             conn,
             keys,
-            pages_dir: data_dir.join(PAGES_DIR),
+            data_dir: data_dir.to_path_buf(),
             _lock: lock,
         };
         let released = db.conn.execute(
@@ -127,17 +153,25 @@ impl SyncDb {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rows: Vec<(String, String, u32)> = tx
-            .prepare(
-                "SELECT id, application, attempts FROM outbox
-                 WHERE (state = 'pending' AND next_attempt_ms <= ?1)
-                    OR (state = 'inflight' AND lease_until_ms < ?1)
-                 ORDER BY next_attempt_ms, created_ms LIMIT ?2",
-            )?
-            .query_map(params![now_ms, limit], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<Result<_, _>>()?;
+        // Expired leases first (they are the most overdue), then what is due in order. Two
+        // queries, each read off its index in order: one OR-ed query sorted the whole queue.
+        let mut rows: Vec<(String, String, u32)> = Vec::new();
+        for sql in [
+            "SELECT id, application, attempts FROM outbox
+             WHERE state = 'inflight' AND lease_until_ms < ?1 ORDER BY lease_until_ms LIMIT ?2",
+            "SELECT id, application, attempts FROM outbox
+             WHERE state = 'pending' AND next_attempt_ms <= ?1
+             ORDER BY next_attempt_ms, created_ms LIMIT ?2",
+        ] {
+            let left = limit - rows.len() as u32;
+            rows.extend(
+                tx.prepare_cached(sql)?
+                    .query_map(params![now_ms, left], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
         let mut jobs = Vec::with_capacity(rows.len());
         for (id, number, attempts) in rows {
             tx.execute(
@@ -156,14 +190,19 @@ impl SyncDb {
         Ok(jobs)
     }
 
-    /// The application and its page images, as they are to be sent.
-    pub fn payload(
-        &self,
-        number: &ApplicationNumber,
-    ) -> Result<(Application, Vec<PageImage>), StoreError> {
-        let application = load_application(&self.conn, &self.keys, number)?;
-        let pages = read_pages(&self.keys, &self.pages_dir, &application)?;
-        Ok((application, pages))
+    /// A reader of what is to be sent, with its own connection.
+    pub fn payloads(&self) -> Result<Payloads, StoreError> {
+        let conn = Connection::open_with_flags(
+            self.data_dir.join(DB_FILE),
+            OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(Payloads {
+            conn: std::sync::Mutex::new(conn),
+            keys: self.keys.clone(),
+            dir: self.data_dir.join(PAGES_DIR),
+        })
     }
 
     /// Records the server's acceptance of each job: the entries are delivered and the

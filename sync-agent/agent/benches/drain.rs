@@ -73,6 +73,13 @@ fn fill(kiosk: &Path, n: usize) {
     }
 }
 
+/// Flushes the disk before a timed run, so that neither side pays for writing back the
+/// gigabytes the one before it (or the queue filling) left dirty.
+fn settle() {
+    let status = std::process::Command::new("sync").status().unwrap();
+    assert!(status.success(), "sync");
+}
+
 fn client(pki: &Path) -> reqwest::Client {
     let tls = sync_protocol::tls::client_config(
         &pki.join("ca.pem"),
@@ -185,6 +192,7 @@ fn main() {
         .unwrap();
 
     let work = prepared(&kiosk);
+    settle();
     let plain_addr = backend(&rt, &dir.path().join("central-plain"), &pki);
     let t = Instant::now();
     rt.block_on(plain_loop(
@@ -204,6 +212,7 @@ fn main() {
     );
     settings.concurrency = CONCURRENCY as u32;
     let agent = sync_agent::Agent::start(settings).unwrap();
+    settle();
     let t = Instant::now();
     let delivered = rt.block_on(agent.drain_loop(true)).unwrap();
     let ours = t.elapsed().as_secs_f64();

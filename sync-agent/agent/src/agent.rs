@@ -6,15 +6,16 @@ use crate::client::Client;
 use crate::config::{Settings, backoff_ms};
 use application::time::now_ms;
 use catalogue::TrustStore;
-use kiosk_store::sync::{Job, SyncDb};
+use kiosk_store::sync::{Job, Payloads, SyncDb};
 use kiosk_store::{KeyFile, StoreError};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sync_protocol::{
     CommandAck, CommandState, DeadLetter, DeviceReport, Heartbeat, HeartbeatReply, IDEMPOTENCY_KEY,
     PageEntry, QueueReport, Results, Submission, SyncStats,
 };
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use zeroize::Zeroizing;
 
 /// A failpoint for crash tests: `SYNC_AGENT_FAILPOINT=after_ack` aborts the process after the
@@ -25,6 +26,7 @@ const FAILPOINT: &str = "SYNC_AGENT_FAILPOINT";
 pub struct Agent {
     settings: Settings,
     db: Mutex<SyncDb>,
+    payloads: Payloads,
     client: Mutex<Client>,
     stats: Mutex<SyncStats>,
     trust: TrustStore,
@@ -43,6 +45,16 @@ enum Outcome {
     Transient { error: String, floor_ms: u64 },
     /// The server refused it for good.
     Permanent(String),
+}
+
+/// Waits for a background commit, if one was started, and passes on its failure.
+async fn finish(commit: Option<JoinHandle<Result<(), StoreError>>>) -> Result<(), StoreError> {
+    match commit {
+        Some(c) => c
+            .await
+            .map_err(|e| StoreError::Config(format!("commit task failed: {e}")))?,
+        None => Ok(()),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -71,6 +83,7 @@ impl Agent {
             None => catalogue::sample::trust(),
         };
         Ok(Arc::new(Agent {
+            payloads: db.payloads()?,
             failpoint: std::env::var(FAILPOINT).ok(),
             settings,
             db: Mutex::new(db),
@@ -109,27 +122,37 @@ impl Agent {
 
     /// Delivers forever, or with `stop_when_idle` until nothing is pending or in flight.
     /// Returns the number delivered. Used by `run`, and alone by `--drain` and the benchmark.
+    ///
+    /// Neither the store's writes nor its fsyncs hold up the senders: leases are taken ahead
+    /// (up to one spare per slot), and acknowledged deliveries are committed by a background
+    /// task, all that arrived while the previous commit ran going into the next one.
     pub async fn drain_loop(self: Arc<Self>, stop_when_idle: bool) -> Result<u64, StoreError> {
         let mut running: JoinSet<()> = JoinSet::new();
+        let mut leased: VecDeque<Job> = VecDeque::new();
+        let mut commit: Option<JoinHandle<Result<(), StoreError>>> = None;
         let concurrency = self.settings.concurrency as usize;
         let lease_ms = (self.settings.request_timeout_s as i64 * 4).max(60) * 1000;
         let start = lock(&self.stats).delivered;
         loop {
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
-            let room = concurrency - running.len();
-            let jobs = if room > 0 {
-                self.db(move |db| db.take(now_ms(), lease_ms, room as u32))
-                    .await?
-            } else {
-                Vec::new()
-            };
-            for job in jobs {
+            if leased.len() < concurrency {
+                let room = (2 * concurrency - running.len() - leased.len()) as u32;
+                leased.extend(self.db(move |db| db.take(now_ms(), lease_ms, room)).await?);
+            }
+            while running.len() < concurrency
+                && let Some(job) = leased.pop_front()
+            {
                 running.spawn(self.clone().attempt(job));
             }
-            // After refilling the free slots, so that senders are not idle during the fsync.
-            self.commit_acknowledged().await?;
+            if commit.as_ref().is_none_or(|c| c.is_finished()) {
+                finish(commit.take()).await?;
+                if !lock(&self.acknowledged).is_empty() {
+                    commit = Some(tokio::spawn(self.clone().commit_acknowledged()));
+                }
+            }
             if running.is_empty() {
-                self.commit_acknowledged().await?;
+                finish(commit.take()).await?;
+                self.clone().commit_acknowledged().await?;
                 if stop_when_idle {
                     let counts = self.db(|db| db.counts(now_ms())).await?;
                     if counts.pending == 0 && counts.in_flight == 0 {
@@ -146,7 +169,7 @@ impl Agent {
     }
 
     /// Commits every acknowledged delivery in one transaction.
-    async fn commit_acknowledged(self: &Arc<Self>) -> Result<(), StoreError> {
+    async fn commit_acknowledged(self: Arc<Self>) -> Result<(), StoreError> {
         let jobs = std::mem::take(&mut *lock(&self.acknowledged));
         if jobs.is_empty() {
             return Ok(());
@@ -207,9 +230,10 @@ impl Agent {
     async fn deliver(self: &Arc<Self>, job: &Job) -> Outcome {
         let number = job.number.clone();
         let agent = self.clone();
-        // Read and open under the store's lock; hash and serialise outside it.
+        // Through the reader's own connection, not the store's: a group commit in progress
+        // does not hold up the next delivery's preparation.
         let prepared = tokio::task::spawn_blocking(move || {
-            let (application, pages) = lock(&agent.db).payload(&number)?;
+            let (application, pages) = agent.payloads.read(&number)?;
             submission(application, pages)
         })
         .await
