@@ -44,6 +44,30 @@ pub struct FormValue {
     pub value: String,
 }
 
+impl Applicant {
+    /// The value the card gives for `field`, if the field is filled from the card. A choice
+    /// field gets the option whose value or Chinese label is what the card says (`男`, `汉`).
+    pub fn card_value(&self, field: &catalogue::Field) -> Option<String> {
+        use catalogue::Autofill;
+        let said = match field.autofill? {
+            Autofill::CardName => self.name.clone(),
+            Autofill::CardIdNumber => self.id_number.clone(),
+            Autofill::CardBirthDate => self.birth_date.clone(),
+            Autofill::CardAddress => self.address.clone()?,
+            Autofill::CardSex => self.sex.clone(),
+            Autofill::CardNation => self.nation.clone()?,
+            Autofill::Earlier => return None,
+        };
+        match &field.kind {
+            catalogue::FieldKind::Choice { options } => options
+                .iter()
+                .find(|o| o.value == said || o.label.zh == said)
+                .map(|o| o.value.clone()),
+            _ => Some(said),
+        }
+    }
+}
+
 impl std::fmt::Debug for Applicant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Applicant { .. }")

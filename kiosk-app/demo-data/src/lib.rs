@@ -8,7 +8,7 @@ use application::{
     Answer, Applicant, Consents, Draft, FormValue, MaterialEntry, Provided, Signature, time,
 };
 use catalogue::form::{credit_code_ok, luhn_ok};
-use catalogue::{Autofill, Catalogue, Choice, Field, FieldKind};
+use catalogue::{Catalogue, Choice, Field, FieldKind};
 use idcard::card::id_number_check_ok;
 use kiosk_store::{CapturedMaterial, Store, StoreError};
 use zeroize::Zeroizing;
@@ -158,7 +158,7 @@ pub fn application(
                     .iter()
                     .find(|v| v.field == f.id)
                     .map(|v| v.value.clone())
-                    .unwrap_or_else(|| value(f, &person, rng, now_ms)),
+                    .unwrap_or_else(|| field_value(f, &person, rng, now_ms)),
             })
             .collect();
         let today = time::local_date(now_ms);
@@ -243,28 +243,13 @@ fn choose(catalogue: &Catalogue, terminal: &str, rng: &mut Rng) -> (Option<Strin
 }
 
 /// A value `field`'s check accepts.
-fn value(field: &Field, person: &Applicant, rng: &mut Rng, now_ms: i64) -> String {
-    match field.autofill {
-        Some(Autofill::CardName) => return person.name.clone(),
-        Some(Autofill::CardIdNumber) => return person.id_number.clone(),
-        Some(Autofill::CardBirthDate) => return person.birth_date.clone(),
-        Some(Autofill::CardAddress) => return person.address.clone().unwrap_or_default(),
-        _ => {}
+/// A valid value for `field` as `person` would enter it (the card's value where the card has it).
+pub fn field_value(field: &Field, person: &Applicant, rng: &mut Rng, now_ms: i64) -> String {
+    if let Some(v) = person.card_value(field) {
+        return v;
     }
     match &field.kind {
-        FieldKind::Choice { options } => {
-            let wanted = match field.autofill {
-                Some(Autofill::CardSex) => Some(person.sex.as_str()),
-                Some(Autofill::CardNation) => person.nation.as_deref(),
-                _ => None,
-            };
-            options
-                .iter()
-                .find(|o| Some(o.value.as_str()) == wanted || Some(o.label.zh.as_str()) == wanted)
-                .unwrap_or_else(|| rng.pick(options))
-                .value
-                .clone()
-        }
+        FieldKind::Choice { options } => rng.pick(options).value.clone(),
         FieldKind::Text { max_len } => {
             let text = if field.id.contains("name") {
                 format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN))

@@ -77,6 +77,57 @@ pub enum AuditEvent {
         /// The new status.
         status: String,
     },
+    /// A citizen's session began: a card was read.
+    SessionStarted,
+    /// A session reached a screen (人过留迹: every step leaves a trace).
+    Step {
+        /// The screen's name, as in the headless protocol.
+        screen: String,
+    },
+    /// Items were chosen for a new application.
+    ItemsChosen {
+        /// The bundle, if one was chosen.
+        bundle: Option<String>,
+        /// Item codes.
+        items: Vec<String>,
+    },
+    /// A session ended.
+    SessionEnded {
+        /// `completed`, `cancelled`, `timed_out` or `card_changed`.
+        outcome: String,
+        /// The last screen before the end.
+        screen: String,
+        /// How long it lasted, ms.
+        duration_ms: i64,
+    },
+    /// The service was rated (好差评).
+    Rated {
+        /// The application rated, if one was filed.
+        number: Option<String>,
+        /// 1 to 5.
+        stars: u8,
+    },
+    /// A result was handed out at the kiosk.
+    ResultCollected {
+        /// The application.
+        number: String,
+        /// `dispenser` or `kiosk_print`.
+        delivery: String,
+    },
+    /// A device became unusable or usable again.
+    DeviceChanged {
+        /// The device.
+        device: String,
+        /// Usable now?
+        usable: bool,
+        /// Why not.
+        reason: Option<String>,
+    },
+    /// The kiosk went out of service or back in.
+    ServiceChanged {
+        /// Why it is out of service, or `None` when back in.
+        reason: Option<String>,
+    },
     /// Delivered applications past retention, and stored materials past validity, were erased.
     Purged {
         /// Application numbers erased.

@@ -50,6 +50,15 @@ pub struct CapturedMaterial {
     pub pages: Vec<Zeroizing<Vec<u8>>>,
 }
 
+impl std::fmt::Debug for CapturedMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CapturedMaterial")
+            .field("material", &self.material)
+            .field("pages", &self.pages.len())
+            .finish()
+    }
+}
+
 /// A durably saved application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Saved {

@@ -1,0 +1,1776 @@
+//! The state machine. [`Engine::handle`] takes one input (an intent, a world event or the
+//! clock) and returns the effects to carry out; [`Engine::view`] is what the screen shows.
+//!
+//! Rules it keeps whatever the order of inputs:
+//! - nothing is promised before the store says `Saved`; a failed save says nothing was saved;
+//! - when a session ends (done, cancelled, idle) everything of the citizen is dropped and wiped,
+//!   and the next view shows nothing of them;
+//! - a device that fails disables only what needs it; the kiosk goes out of service only when it
+//!   cannot serve at all (no ID reader, no store) or is told to, and never in the middle of a
+//!   session: a remote command waits until the session is over.
+
+use crate::effect::{Effect, ReceiptInfo, ReceiptKind, Submission, Supplement};
+use crate::filing::{Filing, Provision, deadline};
+use crate::input::{Command, Device, Event, Intent, Language, Record, Records, SaveFailure};
+use crate::view::*;
+use application::{Applicant, ApplicationNumber, FormValue, Signature, Status, time};
+use catalogue::{Catalogue, Delivery, Plan, Text};
+use kiosk_store::{AuditEvent, CapturedMaterial};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Idle limits per kind of screen, seconds. Form-like screens get longer: an elderly citizen
+/// reading or typing is not idle.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Menus, lists, review.
+    pub screen_s: u64,
+    /// The form, capture, signature and corrections.
+    pub form_s: u64,
+    /// The goodbye screen, before the kiosk is ready for the next citizen.
+    pub goodbye_s: u64,
+    /// How long before a reset the countdown is shown and spoken.
+    pub warning_s: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            screen_s: 90,
+            form_s: 300,
+            goodbye_s: 20,
+            warning_s: 20,
+        }
+    }
+}
+
+/// What the engine needs to know of the kiosk.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// This terminal's number.
+    pub terminal: String,
+    /// Idle limits.
+    pub timeouts: Timeouts,
+    /// The progress page the receipt's QR code points to; the number is appended.
+    pub progress_url: String,
+}
+
+/// Where a capture's pages go when it is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaptureFor {
+    Filing,
+    Supplement,
+}
+
+enum State {
+    Attract,
+    Identify {
+        reading: bool,
+        unreadable: bool,
+    },
+    Home,
+    Choose {
+        search: String,
+    },
+    Optional,
+    Question {
+        problem: bool,
+    },
+    Form,
+    Materials,
+    Capture {
+        material: String,
+        pages: Vec<Zeroizing<Vec<u8>>>,
+        target: CaptureFor,
+    },
+    Review,
+    Consent,
+    Sign,
+    Saving {
+        receipt: ReceiptInfo,
+    },
+    NotSaved(SaveFailure),
+    Receipt {
+        receipt: ReceiptInfo,
+        printing: Printing,
+    },
+    Rate {
+        number: Option<String>,
+    },
+    Goodbye,
+    Progress,
+    Supplement,
+    Pickup,
+    Collecting {
+        number: ApplicationNumber,
+        delivery: Delivery,
+        stage: Collect,
+    },
+    OutOfService,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collect {
+    /// Waiting for the card to be read again.
+    Verify,
+    HandingOut,
+    Done(bool),
+}
+
+/// Corrections being supplied.
+struct SupplementDraft {
+    number: ApplicationNumber,
+    corrections: Vec<application::Correction>,
+    values: BTreeMap<String, FormValue>,
+    pages: BTreeMap<String, Vec<Zeroizing<Vec<u8>>>>,
+    signature: Signature,
+}
+
+/// Everything of one citizen; dropped (and so wiped) when the session ends.
+struct Session {
+    applicant: Applicant,
+    records: Option<Records>,
+    started_ms: i64,
+    filing: Option<Filing>,
+    supplement: Option<SupplementDraft>,
+}
+
+/// The session engine of one kiosk.
+pub struct Engine {
+    catalogue: Arc<Catalogue>,
+    settings: Settings,
+    state: State,
+    session: Option<Session>,
+    language: Language,
+    large_text: bool,
+    now_ms: i64,
+    last_activity_ms: i64,
+    warned: bool,
+    card_on_reader: bool,
+    receipt_in_presenter: bool,
+    unusable: BTreeMap<Device, String>,
+    /// Set by a remote command or the technician's switch.
+    switched_off: Option<String>,
+    /// Remote commands waiting for the session to end.
+    commands: Vec<(u64, Command)>,
+    /// The reason last reported, to report only changes.
+    reported: Option<String>,
+}
+
+fn mask(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let n = chars.len();
+    chars[..4]
+        .iter()
+        .chain(std::iter::repeat_n(&'*', n - 8))
+        .chain(chars[n - 4..].iter())
+        .collect()
+}
+
+impl Engine {
+    /// An engine on the attract screen, with every device usable.
+    pub fn new(catalogue: Arc<Catalogue>, settings: Settings, now_ms: i64) -> Engine {
+        Engine {
+            catalogue,
+            settings,
+            state: State::Attract,
+            session: None,
+            language: Language::Zh,
+            large_text: false,
+            now_ms,
+            last_activity_ms: now_ms,
+            warned: false,
+            card_on_reader: false,
+            receipt_in_presenter: false,
+            unusable: BTreeMap::new(),
+            switched_off: None,
+            commands: Vec::new(),
+            reported: None,
+        }
+    }
+
+    /// Installs a new catalogue; a filing in progress keeps the one it was planned with until
+    /// the store refuses it, so this is applied only between sessions by the runtime.
+    pub fn set_catalogue(&mut self, catalogue: Arc<Catalogue>) {
+        self.catalogue = catalogue;
+    }
+
+    /// Whether a citizen's session is under way (remote commands wait for its end).
+    pub fn in_session(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The screen's name, as in the headless protocol.
+    pub fn screen_name(&self) -> &'static str {
+        match &self.state {
+            State::Attract => "attract",
+            State::Identify { .. } => "identify",
+            State::Home => "home",
+            State::Choose { .. } => "choose",
+            State::Optional => "optional",
+            State::Question { .. } => "question",
+            State::Form => "form",
+            State::Materials => "materials",
+            State::Capture { .. } => "capture",
+            State::Review => "review",
+            State::Consent => "consent",
+            State::Sign => "sign",
+            State::Saving { .. } => "saving",
+            State::NotSaved(_) => "not_saved",
+            State::Receipt { .. } => "receipt",
+            State::Rate { .. } => "rate",
+            State::Goodbye => "goodbye",
+            State::Progress => "progress",
+            State::Supplement => "supplement",
+            State::Pickup => "pickup",
+            State::Collecting { .. } => "collecting",
+            State::OutOfService => "out_of_service",
+        }
+    }
+
+    fn tr(&self, text: &Text) -> String {
+        match self.language {
+            Language::Zh => text.zh.clone(),
+            Language::En => text.en.clone(),
+        }
+    }
+
+    fn say(&self, zh: &str, en: &str) -> String {
+        match self.language {
+            Language::Zh => zh.to_owned(),
+            Language::En => en.to_owned(),
+        }
+    }
+
+    /// Takes one input at `now_ms` and returns what to do.
+    pub fn intent(&mut self, now_ms: i64, intent: Intent) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.now_ms = now_ms;
+        self.last_activity_ms = now_ms;
+        self.warned = false;
+        let before = self.screen_name();
+        self.on_intent(intent, &mut fx);
+        self.after(before, &mut fx);
+        fx
+    }
+
+    /// Takes one event from the world at `now_ms`.
+    pub fn event(&mut self, now_ms: i64, event: Event) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.now_ms = now_ms;
+        let before = self.screen_name();
+        self.on_event(event, &mut fx);
+        self.after(before, &mut fx);
+        fx
+    }
+
+    /// The clock: idle warnings and resets.
+    pub fn tick(&mut self, now_ms: i64) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.now_ms = now_ms;
+        let before = self.screen_name();
+        if let Some(limit) = self.idle_limit_s() {
+            let idle_s = (now_ms - self.last_activity_ms).max(0) as u64 / 1000;
+            if idle_s >= limit {
+                if matches!(self.state, State::Goodbye) {
+                    self.ready_for_next(&mut fx);
+                } else {
+                    self.end_session("timed_out", &mut fx);
+                }
+            } else if idle_s + self.settings.timeouts.warning_s >= limit && !self.warned {
+                self.warned = true;
+                let text = self.say(
+                    "您还在吗？如需继续办理，请触摸屏幕。",
+                    "Are you still there? Touch the screen to continue.",
+                );
+                fx.push(Effect::Speak { text });
+            }
+        }
+        self.after(before, &mut fx);
+        fx
+    }
+
+    fn idle_limit_s(&self) -> Option<u64> {
+        let t = &self.settings.timeouts;
+        match &self.state {
+            State::Attract | State::OutOfService | State::Saving { .. } => None,
+            State::Collecting {
+                stage: Collect::HandingOut,
+                ..
+            } => None,
+            State::Form | State::Capture { .. } | State::Sign | State::Supplement => Some(t.form_s),
+            State::Goodbye => Some(t.goodbye_s),
+            _ => Some(t.screen_s),
+        }
+    }
+
+    /// Seconds before the reset, once the warning shows.
+    fn countdown_s(&self) -> Option<u64> {
+        let limit = self.idle_limit_s()?;
+        let idle_s = (self.now_ms - self.last_activity_ms).max(0) as u64 / 1000;
+        (idle_s + self.settings.timeouts.warning_s >= limit).then(|| limit.saturating_sub(idle_s))
+    }
+
+    /// After every input: audit a screen change, speak its prompt, and, with no session,
+    /// carry out waiting commands and settle in or out of service.
+    fn after(&mut self, before: &'static str, fx: &mut Vec<Effect>) {
+        if self.session.is_none()
+            && matches!(
+                self.state,
+                State::Attract | State::OutOfService | State::Identify { .. }
+            )
+        {
+            for (id, command) in std::mem::take(&mut self.commands) {
+                match command {
+                    Command::OutOfService => {
+                        self.switched_off =
+                            Some("the central office took the kiosk out of service".into())
+                    }
+                    Command::InService => self.switched_off = None,
+                    Command::Reboot => fx.push(Effect::Reboot),
+                    Command::CollectLogs => fx.push(Effect::CollectLogs),
+                }
+                fx.push(Effect::CommandDone { id });
+            }
+            let reason = self.out_of_service_reason();
+            if reason != self.reported {
+                self.reported = reason.clone();
+                fx.push(Effect::OutOfService {
+                    reason: reason.clone(),
+                });
+                fx.push(Effect::Audit(AuditEvent::ServiceChanged {
+                    reason: reason.clone(),
+                }));
+            }
+            self.state = match (reason, &self.state) {
+                (Some(_), _) => State::OutOfService,
+                (None, State::OutOfService) => State::Attract,
+                (None, _) => std::mem::replace(&mut self.state, State::Attract),
+            };
+        }
+        let now = self.screen_name();
+        if now != before {
+            self.warned = false;
+            self.last_activity_ms = self.now_ms;
+            if self.session.is_some() {
+                fx.push(Effect::Audit(AuditEvent::Step {
+                    screen: now.to_owned(),
+                }));
+            }
+            if let Some(text) = self.prompt() {
+                fx.push(Effect::Speak { text });
+            }
+        }
+    }
+
+    /// Why the kiosk cannot take anyone now.
+    fn out_of_service_reason(&self) -> Option<String> {
+        if let Some(r) = &self.switched_off {
+            return Some(r.clone());
+        }
+        for d in [Device::IdReader, Device::Store] {
+            if let Some(r) = self.unusable.get(&d) {
+                return Some(format!("{d:?}: {r}"));
+            }
+        }
+        None
+    }
+
+    /// What voice guidance says on entering a screen.
+    fn prompt(&self) -> Option<String> {
+        Some(match &self.state {
+            State::Identify { .. } => self.say(
+                "请将身份证放在感应区。",
+                "Please place your ID card on the reader.",
+            ),
+            State::Home => self.say("请选择要办理的业务。", "What would you like to do?"),
+            State::Receipt { .. } => self.say(
+                "申请已保存，请取走回执。",
+                "Your application is saved. Please take the receipt.",
+            ),
+            State::NotSaved(_) => self.say(
+                "很抱歉，申请未能保存，请到服务大厅办理。",
+                "Sorry, the application could not be saved. Please go to the service hall.",
+            ),
+            State::Goodbye => {
+                let mut t = self.say("办理结束。", "Thank you.");
+                if self.card_on_reader {
+                    t += &self.say("请取走您的身份证。", " Please take your ID card.");
+                }
+                if self.receipt_in_presenter {
+                    t += &self.say("请取走回执。", " Please take your receipt.");
+                }
+                t
+            }
+            _ => return None,
+        })
+    }
+
+    /// Ends the citizen's session: their data is dropped and wiped, the camera stopped, and the
+    /// kiosk waits for the card and receipt to be taken, or returns to the attract screen.
+    fn end_session(&mut self, outcome: &str, fx: &mut Vec<Effect>) {
+        if matches!(self.state, State::Capture { .. }) {
+            fx.push(Effect::StopCapture);
+        }
+        if let Some(session) = self.session.take() {
+            fx.push(Effect::Audit(AuditEvent::SessionEnded {
+                outcome: outcome.to_owned(),
+                screen: self.screen_name().to_owned(),
+                duration_ms: self.now_ms - session.started_ms,
+            }));
+            fx.push(Effect::EndSession);
+        }
+        self.state = State::Goodbye;
+        if !self.card_on_reader && !self.receipt_in_presenter {
+            self.state = State::Attract;
+        }
+    }
+
+    fn ready_for_next(&mut self, fx: &mut Vec<Effect>) {
+        if self.session.is_some() {
+            self.end_session("completed", fx);
+        }
+        self.state = State::Attract;
+    }
+
+    fn start_session(&mut self, applicant: Applicant, fx: &mut Vec<Effect>) {
+        fx.push(Effect::Lookup {
+            id_number: Zeroizing::new(applicant.id_number.clone()),
+        });
+        fx.push(Effect::Audit(AuditEvent::SessionStarted));
+        self.session = Some(Session {
+            applicant,
+            records: None,
+            started_ms: self.now_ms,
+            filing: None,
+            supplement: None,
+        });
+        self.state = State::Home;
+    }
+
+    fn usable(&self, device: Device) -> bool {
+        !self.unusable.contains_key(&device)
+    }
+
+    fn on_event(&mut self, event: Event, fx: &mut Vec<Effect>) {
+        match event {
+            Event::CardRead(applicant) => {
+                self.card_on_reader = true;
+                self.last_activity_ms = self.now_ms;
+                self.card_read(*applicant, fx);
+            }
+            Event::CardUnreadable { reason } => {
+                self.card_on_reader = true;
+                tracing::warn!(reason, "card could not be read");
+                if let State::Identify { .. } | State::Attract = self.state {
+                    self.state = State::Identify {
+                        reading: false,
+                        unreadable: true,
+                    };
+                }
+            }
+            Event::CardRemoved => {
+                self.card_on_reader = false;
+                if matches!(self.state, State::Goodbye) && !self.receipt_in_presenter {
+                    self.state = State::Attract;
+                }
+            }
+            Event::Records(records) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.records = Some(*records);
+                }
+            }
+            Event::PageCaptured { material, image } => {
+                if let State::Capture {
+                    material: m, pages, ..
+                } = &mut self.state
+                {
+                    let max = self
+                        .catalogue
+                        .material(m)
+                        .map_or(0, |m| m.capture.max_pages as usize);
+                    if *m == material && pages.len() < max {
+                        pages.push(image);
+                        self.last_activity_ms = self.now_ms;
+                    }
+                }
+            }
+            Event::CaptureFailed { reason } => {
+                self.device_changed(Device::Camera, false, Some(reason), fx);
+            }
+            Event::Saved { number } => self.saved(number, fx),
+            Event::SaveFailed { failure, reason } => {
+                tracing::error!(?failure, reason, "the application was not saved");
+                if let State::Saving { .. } = self.state {
+                    self.state = State::NotSaved(failure);
+                }
+                if failure != SaveFailure::Refused {
+                    self.device_changed(Device::Store, false, Some(reason), fx);
+                }
+            }
+            Event::ReceiptPrinted => {
+                if let State::Receipt { printing, .. } = &mut self.state {
+                    *printing = Printing::Printed;
+                    self.receipt_in_presenter = true;
+                }
+            }
+            Event::ReceiptFailed { reason } => {
+                if let State::Receipt { printing, .. } = &mut self.state {
+                    *printing = Printing::ShownAsQr;
+                }
+                self.device_changed(Device::ReceiptPrinter, false, Some(reason), fx);
+            }
+            Event::ReceiptTaken => {
+                self.receipt_in_presenter = false;
+                if matches!(self.state, State::Goodbye) && !self.card_on_reader {
+                    self.state = State::Attract;
+                }
+            }
+            Event::ResultHandedOut => self.handed_out(true, fx),
+            Event::ResultFailed { reason } => {
+                if let State::Collecting { delivery, .. } = self.state {
+                    let device = match delivery {
+                        Delivery::Dispenser => Device::Dispenser,
+                        _ => Device::A4Printer,
+                    };
+                    self.device_changed(device, false, Some(reason), fx);
+                }
+                self.handed_out(false, fx);
+            }
+            Event::Device {
+                device,
+                usable,
+                reason,
+            } => self.device_changed(device, usable, reason, fx),
+            Event::Command { id, command } => self.commands.push((id, command)),
+            Event::OutOfServiceSwitch { on } => {
+                self.switched_off = on.then(|| "switched off by a technician".to_owned());
+            }
+        }
+    }
+
+    fn device_changed(
+        &mut self,
+        device: Device,
+        usable: bool,
+        reason: Option<String>,
+        fx: &mut Vec<Effect>,
+    ) {
+        if usable == self.usable(device) {
+            return;
+        }
+        if usable {
+            self.unusable.remove(&device);
+        } else {
+            self.unusable
+                .insert(device, reason.clone().unwrap_or_else(|| "failed".into()));
+        }
+        fx.push(Effect::Audit(AuditEvent::DeviceChanged {
+            device: format!("{device:?}"),
+            usable,
+            reason,
+        }));
+        if device == Device::Camera
+            && !usable
+            && let State::Capture { .. } = self.state
+        {
+            fx.push(Effect::StopCapture);
+            self.state = match self.capture_target() {
+                Some(CaptureFor::Supplement) => State::Supplement,
+                _ => State::Materials,
+            };
+        }
+    }
+
+    fn capture_target(&self) -> Option<CaptureFor> {
+        match &self.state {
+            State::Capture { target, .. } => Some(*target),
+            _ => None,
+        }
+    }
+
+    fn card_read(&mut self, applicant: Applicant, fx: &mut Vec<Effect>) {
+        match &self.state {
+            State::Attract | State::Identify { .. } => self.start_session(applicant, fx),
+            State::Goodbye => {
+                self.state = State::Attract;
+                self.start_session(applicant, fx);
+            }
+            State::Collecting {
+                stage: Collect::Verify,
+                number,
+                delivery,
+            } => {
+                let same = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.applicant.id_number == applicant.id_number);
+                if same {
+                    fx.push(Effect::HandOut {
+                        number: number.clone(),
+                        delivery: *delivery,
+                    });
+                    self.state = State::Collecting {
+                        number: number.clone(),
+                        delivery: *delivery,
+                        stage: Collect::HandingOut,
+                    };
+                } else {
+                    // Another person's card: nothing of the first may show to them.
+                    self.end_session("card_changed", fx);
+                }
+            }
+            _ => {
+                let other = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.applicant.id_number != applicant.id_number);
+                if other && !matches!(self.state, State::Saving { .. }) {
+                    self.end_session("card_changed", fx);
+                }
+            }
+        }
+    }
+
+    fn saved(&mut self, number: ApplicationNumber, fx: &mut Vec<Effect>) {
+        let State::Saving { receipt } = &self.state else {
+            return;
+        };
+        let mut receipt = receipt.clone();
+        receipt.qr = format!("{}{}", self.settings.progress_url, number.as_str());
+        receipt.number = number.to_string();
+        if let Some(s) = self.session.as_mut() {
+            // Nothing of the filing is needed any more: wipe it now.
+            s.filing = None;
+            s.supplement = None;
+        }
+        let printing = if self.usable(Device::ReceiptPrinter) {
+            fx.push(Effect::PrintReceipt(Box::new(receipt.clone())));
+            Printing::Printing
+        } else {
+            Printing::ShownAsQr
+        };
+        self.state = State::Receipt { receipt, printing };
+    }
+
+    fn handed_out(&mut self, ok: bool, fx: &mut Vec<Effect>) {
+        if let State::Collecting {
+            number,
+            delivery,
+            stage: stage @ Collect::HandingOut,
+        } = &mut self.state
+        {
+            *stage = Collect::Done(ok);
+            if ok {
+                fx.push(Effect::Audit(AuditEvent::ResultCollected {
+                    number: number.to_string(),
+                    delivery: serde_json::to_value(delivery)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                }));
+            }
+        }
+    }
+
+    fn on_intent(&mut self, intent: Intent, fx: &mut Vec<Effect>) {
+        match intent {
+            Intent::Language { language } => return self.language = language,
+            Intent::LargeText { on } => return self.large_text = on,
+            Intent::Touch => {
+                if let State::Attract = self.state {
+                    self.state = State::Identify {
+                        reading: false,
+                        unreadable: false,
+                    };
+                }
+                return;
+            }
+            Intent::Cancel => {
+                if !matches!(
+                    self.state,
+                    State::Saving { .. }
+                        | State::Collecting {
+                            stage: Collect::HandingOut,
+                            ..
+                        }
+                ) {
+                    if self.session.is_some() {
+                        self.end_session("cancelled", fx);
+                    } else {
+                        self.state = State::Attract;
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        if self.session.is_none() {
+            return;
+        }
+        let state = std::mem::replace(&mut self.state, State::Attract);
+        self.state = self.step(state, intent, fx);
+    }
+
+    /// The journey's transitions: from a state and an intent to the next state.
+    fn step(&mut self, state: State, intent: Intent, fx: &mut Vec<Effect>) -> State {
+        match (state, intent) {
+            (State::Home, Intent::NewApplication) if self.usable(Device::Store) => State::Choose {
+                search: String::new(),
+            },
+            (State::Home, Intent::Progress) if self.records().is_some() => State::Progress,
+            (State::Home, Intent::Pickup) if self.records().is_some() => State::Pickup,
+            (State::Choose { .. }, Intent::Search { text }) => State::Choose { search: text },
+            (State::Choose { .. }, Intent::ChooseItem { code })
+                if self.catalogue.authorised(&self.settings.terminal, &code) =>
+            {
+                self.begin_filing(Filing::item(&code), fx)
+            }
+            (State::Choose { .. }, Intent::ChooseBundle { id })
+                if self.catalogue.bundle(&id).is_some() =>
+            {
+                let optional = self
+                    .catalogue
+                    .bundle(&id)
+                    .is_some_and(|b| !b.optional.is_empty());
+                let next = self.begin_filing(Filing::bundle(&id), fx);
+                if optional { State::Optional } else { next }
+            }
+            (State::Optional, Intent::ToggleOptional { code }) => {
+                if let Some(f) = self.filing_mut() {
+                    if let Some(i) = f.chosen.iter().position(|c| *c == code) {
+                        f.chosen.remove(i);
+                    } else {
+                        f.chosen.push(code);
+                    }
+                }
+                State::Optional
+            }
+            (State::Optional, Intent::Continue) => {
+                if self.plan().is_ok() {
+                    self.items_chosen(fx);
+                    self.after_answers()
+                } else {
+                    State::Optional
+                }
+            }
+            (State::Optional, Intent::Back) => self.back_to_choose(),
+            (State::Question { .. }, Intent::Answer { question, value }) => {
+                let asked = self.plan().ok().and_then(|p| {
+                    let answers = &self.filing()?.answers;
+                    p.next_question(answers).map(|q| q.id.clone())
+                });
+                if asked.as_deref() != Some(question.as_str()) {
+                    return State::Question { problem: false };
+                }
+                if let Some(f) = self.filing_mut() {
+                    f.answers.insert(question.clone(), value);
+                    f.answered.push(question.clone());
+                }
+                if self.plan().is_err() {
+                    // The answer brings in an item not offered here, or is not an option.
+                    if let Some(f) = self.filing_mut() {
+                        f.answers.remove(&question);
+                        f.answered.pop();
+                    }
+                    return State::Question { problem: true };
+                }
+                self.after_answers()
+            }
+            (State::Question { .. }, Intent::Back) => self.back_from_questions(),
+            (State::Form, Intent::SetField { field, value }) => {
+                let asked = self
+                    .plan()
+                    .is_ok_and(|p| p.fields.iter().any(|f| f.id == field));
+                if let Some(f) = self.filing_mut()
+                    && asked
+                    && !f.locked.contains(&field)
+                {
+                    f.from_earlier.remove(&field);
+                    f.checked.insert(field.clone());
+                    f.values.insert(field.clone(), FormValue { field, value });
+                }
+                State::Form
+            }
+            (State::Form, Intent::Continue) => {
+                let errors = self.form_errors();
+                if errors.values().all(Option::is_none) {
+                    State::Materials
+                } else {
+                    if let Some(f) = self.filing_mut() {
+                        f.checked.extend(errors.into_keys());
+                    }
+                    State::Form
+                }
+            }
+            (State::Form, Intent::Back) => self.back_from_questions(),
+            (State::Materials, Intent::Reuse { material }) => {
+                let stored = self
+                    .records()
+                    .and_then(|r| r.reusable.iter().find(|s| s.material == material).cloned());
+                if let (Some(stored), true) = (stored, self.planned(&material))
+                    && let Some(f) = self.filing_mut()
+                {
+                    f.materials.insert(material, Provision::Reused(stored));
+                }
+                State::Materials
+            }
+            (State::Materials, Intent::SupplyLater { material }) => {
+                if let Some(days) = self.rongque_days(&material) {
+                    let by = deadline(self.now_ms, days);
+                    if let Some(f) = self.filing_mut() {
+                        f.materials.insert(material, Provision::Later(by));
+                    }
+                }
+                State::Materials
+            }
+            (State::Materials, Intent::Clear { material }) => {
+                if let Some(f) = self.filing_mut() {
+                    f.materials.remove(&material);
+                }
+                State::Materials
+            }
+            (State::Materials, Intent::Capture { material })
+                if self.planned(&material) && self.usable(Device::Camera) =>
+            {
+                self.start_capture(material, CaptureFor::Filing, fx)
+            }
+            (State::Materials, Intent::Continue) => {
+                let complete = self
+                    .plan()
+                    .ok()
+                    .zip(self.filing())
+                    .is_some_and(|(p, f)| f.materials_complete(&p));
+                if complete {
+                    State::Review
+                } else {
+                    State::Materials
+                }
+            }
+            (State::Materials, Intent::Back) => State::Form,
+            (
+                State::Capture {
+                    material,
+                    pages,
+                    target,
+                },
+                Intent::CaptureDone,
+            ) => {
+                fx.push(Effect::StopCapture);
+                self.keep_pages(material, pages, target);
+                match target {
+                    CaptureFor::Filing => State::Materials,
+                    CaptureFor::Supplement => State::Supplement,
+                }
+            }
+            (State::Capture { target, .. }, Intent::Back) => {
+                fx.push(Effect::StopCapture);
+                match target {
+                    CaptureFor::Filing => State::Materials,
+                    CaptureFor::Supplement => State::Supplement,
+                }
+            }
+            (State::Review, Intent::Delivery { delivery }) => {
+                let offered = self
+                    .plan()
+                    .is_ok_and(|p| Filing::deliveries(&p).contains(&delivery));
+                if let Some(f) = self.filing_mut()
+                    && offered
+                {
+                    f.delivery = Some(delivery);
+                }
+                State::Review
+            }
+            (State::Review, Intent::Continue) => State::Consent,
+            (State::Review, Intent::Back) => State::Materials,
+            (
+                State::Consent,
+                Intent::Consent {
+                    processing,
+                    store_for_reuse,
+                },
+            ) => {
+                if let Some(f) = self.filing_mut() {
+                    f.consents.processing = processing;
+                    f.consents.store_for_reuse = store_for_reuse;
+                }
+                State::Consent
+            }
+            (State::Consent, Intent::Continue)
+                if self.filing().is_some_and(|f| f.consents.processing) =>
+            {
+                State::Sign
+            }
+            (State::Consent, Intent::Back) => State::Review,
+            (State::Sign, Intent::Sign { strokes }) => {
+                if let Some(f) = self.filing_mut() {
+                    f.signature
+                        .strokes
+                        .extend(strokes.into_iter().filter(|s| !s.is_empty()));
+                }
+                State::Sign
+            }
+            (State::Sign, Intent::ClearSignature) => {
+                if let Some(f) = self.filing_mut() {
+                    f.signature.strokes.clear();
+                }
+                State::Sign
+            }
+            (State::Sign, Intent::Back) => State::Consent,
+            (State::Sign, Intent::Submit) => self.submit(fx),
+            (State::NotSaved(_), Intent::Continue) => {
+                self.end_session("completed", fx);
+                std::mem::replace(&mut self.state, State::Attract)
+            }
+            (State::Receipt { receipt, .. }, Intent::Continue) => State::Rate {
+                number: Some(receipt.number),
+            },
+            (State::Rate { number }, Intent::Rate { stars }) if (1..=5).contains(&stars) => {
+                fx.push(Effect::Audit(AuditEvent::Rated { number, stars }));
+                self.end_session("completed", fx);
+                std::mem::replace(&mut self.state, State::Attract)
+            }
+            (State::Rate { .. }, Intent::Continue) => {
+                self.end_session("completed", fx);
+                std::mem::replace(&mut self.state, State::Attract)
+            }
+            (State::Progress, Intent::Supplement { number }) => {
+                match self.record(&number).filter(|r| self.can_supplement(r)) {
+                    Some(r) => {
+                        let corrections = match &r.status {
+                            Status::CorrectionsNeeded { corrections } => corrections.clone(),
+                            _ => Vec::new(),
+                        };
+                        let number = r.number.clone();
+                        if let Some(s) = self.session.as_mut() {
+                            s.supplement = Some(SupplementDraft {
+                                number,
+                                corrections,
+                                values: BTreeMap::new(),
+                                pages: BTreeMap::new(),
+                                signature: Signature {
+                                    strokes: Vec::new(),
+                                },
+                            });
+                        }
+                        State::Supplement
+                    }
+                    None => State::Progress,
+                }
+            }
+            (State::Progress, Intent::Back) | (State::Pickup, Intent::Back) => State::Home,
+            (State::Supplement, Intent::SetField { field, value }) => {
+                if let Some(d) = self.supplement_mut()
+                    && d.corrections.iter().any(|c| c.target == field)
+                {
+                    d.values.insert(field.clone(), FormValue { field, value });
+                }
+                State::Supplement
+            }
+            (State::Supplement, Intent::Capture { material })
+                if self.usable(Device::Camera)
+                    && self
+                        .supplement()
+                        .is_some_and(|d| d.corrections.iter().any(|c| c.target == material)) =>
+            {
+                self.start_capture(material, CaptureFor::Supplement, fx)
+            }
+            (State::Supplement, Intent::Sign { strokes }) => {
+                if let Some(d) = self.supplement_mut() {
+                    d.signature
+                        .strokes
+                        .extend(strokes.into_iter().filter(|s| !s.is_empty()));
+                }
+                State::Supplement
+            }
+            (State::Supplement, Intent::ClearSignature) => {
+                if let Some(d) = self.supplement_mut() {
+                    d.signature.strokes.clear();
+                }
+                State::Supplement
+            }
+            (State::Supplement, Intent::Submit) => self.submit_supplement(fx),
+            (State::Supplement, Intent::Back) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.supplement = None;
+                }
+                State::Progress
+            }
+            (State::Pickup, Intent::Collect { number }) => {
+                let row = self.pickup_rows().into_iter().find(|r| r.number == number);
+                match (row, ApplicationNumber::parse(&number)) {
+                    (Some(row), Ok(number)) if row.available => State::Collecting {
+                        number,
+                        delivery: row.delivery,
+                        stage: Collect::Verify,
+                    },
+                    _ => State::Pickup,
+                }
+            }
+            (
+                State::Collecting {
+                    number,
+                    stage: Collect::Done(true),
+                    ..
+                },
+                Intent::Continue,
+            ) => State::Rate {
+                number: Some(number.to_string()),
+            },
+            (
+                State::Collecting {
+                    stage: Collect::Done(false) | Collect::Verify,
+                    ..
+                },
+                Intent::Continue | Intent::Back,
+            ) => State::Pickup,
+            (State::Choose { .. }, Intent::Back) => State::Home,
+            (state, _) => state,
+        }
+    }
+
+    fn records(&self) -> Option<&Records> {
+        self.session.as_ref()?.records.as_ref()
+    }
+
+    fn record(&self, number: &str) -> Option<&Record> {
+        self.records()?
+            .applications
+            .iter()
+            .find(|r| r.number.as_str() == number)
+    }
+
+    fn filing(&self) -> Option<&Filing> {
+        self.session.as_ref()?.filing.as_ref()
+    }
+
+    fn filing_mut(&mut self) -> Option<&mut Filing> {
+        self.session.as_mut()?.filing.as_mut()
+    }
+
+    fn supplement(&self) -> Option<&SupplementDraft> {
+        self.session.as_ref()?.supplement.as_ref()
+    }
+
+    fn supplement_mut(&mut self) -> Option<&mut SupplementDraft> {
+        self.session.as_mut()?.supplement.as_mut()
+    }
+
+    fn plan(&self) -> Result<Plan<'_>, ()> {
+        let f = self.filing().ok_or(())?;
+        f.plan(&self.catalogue, &self.settings.terminal)
+            .map_err(|_| ())
+    }
+
+    fn planned(&self, material: &str) -> bool {
+        self.plan()
+            .is_ok_and(|p| p.materials.iter().any(|m| m.material.id == material))
+    }
+
+    fn rongque_days(&self, material: &str) -> Option<u32> {
+        self.plan().ok().and_then(|p| {
+            p.materials
+                .iter()
+                .find(|m| m.material.id == material)
+                .and_then(|m| m.rongque_deadline())
+        })
+    }
+
+    fn begin_filing(&mut self, filing: Filing, fx: &mut Vec<Effect>) -> State {
+        if let Some(s) = self.session.as_mut() {
+            s.filing = Some(filing);
+        }
+        if self.plan().is_err() {
+            if let Some(s) = self.session.as_mut() {
+                s.filing = None;
+            }
+            return State::Choose {
+                search: String::new(),
+            };
+        }
+        if self.filing().is_some_and(|f| f.bundle.is_none()) {
+            self.items_chosen(fx);
+        }
+        self.after_answers()
+    }
+
+    fn items_chosen(&self, fx: &mut Vec<Effect>) {
+        if let (Ok(plan), Some(f)) = (self.plan(), self.filing()) {
+            fx.push(Effect::Audit(AuditEvent::ItemsChosen {
+                bundle: f.bundle.clone(),
+                items: plan.items.iter().map(|i| i.code.clone()).collect(),
+            }));
+        }
+    }
+
+    fn back_to_choose(&mut self) -> State {
+        if let Some(s) = self.session.as_mut() {
+            s.filing = None;
+        }
+        State::Choose {
+            search: String::new(),
+        }
+    }
+
+    /// The next question, or the form (pre-filled) when every question is answered.
+    fn after_answers(&mut self) -> State {
+        let next = self.plan().ok().and_then(|p| {
+            p.next_question(&self.filing()?.answers)
+                .map(|q| q.id.clone())
+        });
+        if next.is_some() {
+            return State::Question { problem: false };
+        }
+        let catalogue = self.catalogue.clone();
+        let terminal = self.settings.terminal.clone();
+        if let Some(s) = self.session.as_mut()
+            && let Some(f) = s.filing.as_mut()
+            && let Ok(plan) = f.plan(&catalogue, &terminal)
+        {
+            let earlier = s.records.as_ref().map_or(&[][..], |r| &r.earlier[..]);
+            f.prefill(&plan, &s.applicant, earlier);
+        }
+        State::Form
+    }
+
+    fn back_from_questions(&mut self) -> State {
+        let undone = self.filing_mut().and_then(|f| {
+            let q = f.answered.pop()?;
+            f.answers.remove(&q);
+            Some(())
+        });
+        match undone {
+            Some(()) => State::Question { problem: false },
+            None => {
+                let optional = self
+                    .filing()
+                    .and_then(|f| f.bundle.as_ref())
+                    .and_then(|b| self.catalogue.bundle(b))
+                    .is_some_and(|b| !b.optional.is_empty());
+                if optional {
+                    State::Optional
+                } else {
+                    self.back_to_choose()
+                }
+            }
+        }
+    }
+
+    fn form_errors(&self) -> BTreeMap<String, Option<String>> {
+        let (Ok(plan), Some(f)) = (self.plan(), self.filing()) else {
+            return BTreeMap::new();
+        };
+        plan.fields
+            .iter()
+            .map(|field| {
+                (
+                    field.id.clone(),
+                    field.check(f.value(&field.id)).err().map(|e| e.to_string()),
+                )
+            })
+            .collect()
+    }
+
+    fn start_capture(
+        &mut self,
+        material: String,
+        target: CaptureFor,
+        fx: &mut Vec<Effect>,
+    ) -> State {
+        let colour = self
+            .catalogue
+            .material(&material)
+            .map_or(catalogue::Colour::Colour, |m| m.capture.colour);
+        fx.push(Effect::StartCapture {
+            material: material.clone(),
+            colour,
+        });
+        State::Capture {
+            material,
+            pages: Vec::new(),
+            target,
+        }
+    }
+
+    fn keep_pages(&mut self, material: String, pages: Vec<Zeroizing<Vec<u8>>>, target: CaptureFor) {
+        if pages.is_empty() {
+            return;
+        }
+        match target {
+            CaptureFor::Filing => {
+                if let Some(f) = self.filing_mut() {
+                    f.materials.insert(material, Provision::Captured(pages));
+                }
+            }
+            CaptureFor::Supplement => {
+                if let Some(d) = self.supplement_mut() {
+                    d.pages.insert(material, pages);
+                }
+            }
+        }
+    }
+
+    fn submit(&mut self, fx: &mut Vec<Effect>) -> State {
+        let ready = self
+            .filing()
+            .is_some_and(|f| f.consents.processing && !f.signature.strokes.is_empty());
+        if !ready || !self.usable(Device::Store) {
+            return State::Sign;
+        }
+        let catalogue = self.catalogue.clone();
+        let terminal = self.settings.terminal.clone();
+        let zh = self.language == Language::Zh;
+        let Some(s) = self.session.as_mut() else {
+            return State::Sign;
+        };
+        let Some(f) = s.filing.as_mut() else {
+            return State::Sign;
+        };
+        let Ok(plan) = f.plan(&catalogue, &terminal) else {
+            return State::Sign;
+        };
+        let receipt = ReceiptInfo {
+            number: String::new(),
+            kind: ReceiptKind::Application,
+            items: plan
+                .items
+                .iter()
+                .map(|i| {
+                    if zh {
+                        i.name.zh.clone()
+                    } else {
+                        i.name.en.clone()
+                    }
+                })
+                .collect(),
+            time_limit_days: plan.time_limit_days,
+            missing: f.missing(&plan, zh),
+            qr: String::new(),
+        };
+        let (draft, captured) = f.take_submission(&plan, &catalogue, &s.applicant);
+        fx.push(Effect::Save(Box::new(Submission { draft, captured })));
+        State::Saving { receipt }
+    }
+
+    fn supplement_complete(&self) -> bool {
+        let Some(d) = self.supplement() else {
+            return false;
+        };
+        d.corrections.iter().all(|c| {
+            if let Some(field) = self.catalogue.field(&c.target) {
+                d.values
+                    .get(&c.target)
+                    .is_some_and(|v| !v.value.trim().is_empty() && field.check(&v.value).is_ok())
+            } else {
+                d.pages.get(&c.target).is_some_and(|p| !p.is_empty())
+            }
+        })
+    }
+
+    fn submit_supplement(&mut self, fx: &mut Vec<Effect>) -> State {
+        if !self.supplement_complete()
+            || !self.usable(Device::Store)
+            || self
+                .supplement()
+                .is_none_or(|d| d.signature.strokes.is_empty())
+        {
+            return State::Supplement;
+        }
+        let items = self
+            .supplement()
+            .and_then(|d| self.record(d.number.as_str()))
+            .map(|r| self.item_names(&r.items))
+            .unwrap_or_default();
+        let Some(d) = self.session.as_mut().and_then(|s| s.supplement.take()) else {
+            return State::Supplement;
+        };
+        let receipt = ReceiptInfo {
+            number: String::new(),
+            kind: ReceiptKind::Supplement,
+            items,
+            time_limit_days: 0,
+            missing: Vec::new(),
+            qr: String::new(),
+        };
+        let SupplementDraft {
+            number,
+            values,
+            pages,
+            signature,
+            ..
+        } = d;
+        fx.push(Effect::SaveSupplement(Box::new(Supplement {
+            number,
+            form: values.into_values().collect(),
+            captured: pages
+                .into_iter()
+                .map(|(material, pages)| CapturedMaterial { material, pages })
+                .collect(),
+            signature,
+        })));
+        State::Saving { receipt }
+    }
+
+    fn item_names(&self, codes: &[String]) -> Vec<String> {
+        codes
+            .iter()
+            .map(|c| {
+                self.catalogue
+                    .item(c)
+                    .map_or_else(|| c.clone(), |i| self.tr(&i.name))
+            })
+            .collect()
+    }
+
+    fn can_supplement(&self, r: &Record) -> bool {
+        match &r.status {
+            Status::CorrectionsNeeded { corrections } => {
+                !r.supplemented
+                    && self.usable(Device::Store)
+                    && corrections.iter().all(|c| {
+                        self.catalogue.field(&c.target).is_some()
+                            || (self.catalogue.material(&c.target).is_some()
+                                && self.usable(Device::Camera))
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    fn pickup_rows(&self) -> Vec<PickupRow> {
+        let Some(records) = self.records() else {
+            return Vec::new();
+        };
+        records
+            .applications
+            .iter()
+            .filter_map(|r| match &r.status {
+                Status::ResultReady { delivery }
+                    if matches!(delivery, Delivery::KioskPrint | Delivery::Dispenser) =>
+                {
+                    let device = match delivery {
+                        Delivery::Dispenser => Device::Dispenser,
+                        _ => Device::A4Printer,
+                    };
+                    Some(PickupRow {
+                        number: r.number.to_string(),
+                        items: self.item_names(&r.items),
+                        delivery: *delivery,
+                        available: self.usable(device),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What the screen shows now.
+    pub fn view(&self) -> View {
+        View {
+            screen: self.screen(),
+            language: self.language,
+            large_text: self.large_text,
+            countdown_s: self.countdown_s(),
+            notices: self.notices(),
+        }
+    }
+
+    fn notices(&self) -> Vec<Notice> {
+        self.unusable
+            .keys()
+            .filter_map(|d| {
+                let text = match d {
+                    Device::ReceiptPrinter => self.say(
+                        "回执打印机暂停使用：受理回执将以二维码显示，请用手机拍照保存。",
+                        "The receipt printer is out of order: your receipt will be shown as a QR code to photograph.",
+                    ),
+                    Device::Camera => self.say(
+                        "高拍仪暂停使用：可使用已存材料，或按容缺受理以后补交。",
+                        "The document camera is out of order: you can reuse stored materials or supply them later where allowed.",
+                    ),
+                    Device::A4Printer => self.say(
+                        "打印机暂停使用：需打印的结果暂不能在本机领取。",
+                        "The printer is out of order: printed results cannot be collected here now.",
+                    ),
+                    Device::Dispenser => self.say(
+                        "发卡机暂停使用：证卡暂不能在本机领取。",
+                        "The card dispenser is out of order: cards cannot be collected here now.",
+                    ),
+                    Device::IdReader | Device::Store => return None,
+                };
+                Some(Notice { device: *d, text })
+            })
+            .collect()
+    }
+
+    fn screen(&self) -> Screen {
+        match &self.state {
+            State::Attract => Screen::Attract {
+                offers: vec![Journey::NewApplication, Journey::Progress, Journey::Pickup],
+            },
+            State::Identify {
+                reading,
+                unreadable,
+            } => Screen::Identify {
+                reading: *reading,
+                unreadable: *unreadable,
+            },
+            State::Home => self.home(),
+            State::Choose { search } => self.choose(search),
+            State::Optional => self.optional(),
+            State::Question { problem } => self.question(*problem),
+            State::Form => self.form(),
+            State::Materials => self.materials(),
+            State::Capture {
+                material, pages, ..
+            } => {
+                let m = self.catalogue.material(material);
+                Screen::Capture {
+                    material: material.clone(),
+                    name: m.map(|m| self.tr(&m.name)).unwrap_or_default(),
+                    pages: pages.len(),
+                    max_pages: m.map_or(0, |m| m.capture.max_pages),
+                }
+            }
+            State::Review => self.review(),
+            State::Consent => {
+                let f = self.filing();
+                Screen::Consent {
+                    processing: f.is_some_and(|f| f.consents.processing),
+                    store_for_reuse: f.is_some_and(|f| f.consents.store_for_reuse),
+                    reuse_offered: f.is_some_and(|f| {
+                        f.materials.iter().any(|(id, p)| {
+                            matches!(p, Provision::Captured(_))
+                                && self.catalogue.material(id).is_some_and(|m| m.reusable)
+                        })
+                    }),
+                }
+            }
+            State::Sign => {
+                let f = self.filing();
+                let promise = match (self.plan(), f) {
+                    (Ok(p), Some(f)) => f.missing(&p, self.language == Language::Zh),
+                    _ => Vec::new(),
+                };
+                let strokes = f.map_or(0, |f| f.signature.strokes.len());
+                Screen::Sign {
+                    strokes,
+                    can_submit: strokes > 0 && self.usable(Device::Store),
+                    promise,
+                }
+            }
+            State::Saving { .. } => Screen::Saving,
+            State::NotSaved(failure) => Screen::NotSaved { failure: *failure },
+            State::Receipt { receipt, printing } => Screen::Receipt {
+                receipt: receipt.clone(),
+                printing: *printing,
+            },
+            State::Rate { .. } => Screen::Rate,
+            State::Goodbye => Screen::Goodbye {
+                take_card: self.card_on_reader,
+                take_receipt: self.receipt_in_presenter,
+            },
+            State::Progress => self.progress(),
+            State::Supplement => self.supplement_view(),
+            State::Pickup => Screen::Pickup {
+                results: self.pickup_rows(),
+            },
+            State::Collecting {
+                number,
+                delivery,
+                stage,
+            } => Screen::Collecting {
+                number: number.to_string(),
+                delivery: *delivery,
+                verifying: *stage == Collect::Verify,
+                done: match stage {
+                    Collect::Done(ok) => Some(*ok),
+                    _ => None,
+                },
+            },
+            State::OutOfService => Screen::OutOfService {
+                reason: self.say(
+                    "本机暂停服务，请到服务大厅或其他自助终端办理。",
+                    "This kiosk is out of service. Please use another kiosk or the service hall.",
+                ),
+            },
+        }
+    }
+
+    fn home(&self) -> Screen {
+        let Some(s) = &self.session else {
+            return Screen::Attract { offers: Vec::new() };
+        };
+        let records = s.records.is_some();
+        Screen::Home {
+            name: s.applicant.name.clone(),
+            id_number: mask(&s.applicant.id_number),
+            journeys: vec![
+                JourneyOffer {
+                    journey: Journey::NewApplication,
+                    available: self.usable(Device::Store),
+                },
+                JourneyOffer {
+                    journey: Journey::Progress,
+                    available: records,
+                },
+                JourneyOffer {
+                    journey: Journey::Pickup,
+                    available: self.pickup_rows().iter().any(|r| r.available),
+                },
+            ],
+        }
+    }
+
+    fn choose(&self, search: &str) -> Screen {
+        let terminal = &self.settings.terminal;
+        let needle = search.trim().to_lowercase();
+        let hit = |t: &Text| {
+            needle.is_empty() || t.zh.contains(&needle) || t.en.to_lowercase().contains(&needle)
+        };
+        Screen::Choose {
+            search: search.to_owned(),
+            bundles: self
+                .catalogue
+                .bundles_for(terminal)
+                .filter(|b| hit(&b.name))
+                .map(|b| Offer {
+                    id: b.id.clone(),
+                    label: self.tr(&b.name),
+                })
+                .collect(),
+            items: self
+                .catalogue
+                .items_for(terminal)
+                .filter(|i| hit(&i.name))
+                .map(|i| Offer {
+                    id: i.code.clone(),
+                    label: self.tr(&i.name),
+                })
+                .collect(),
+        }
+    }
+
+    fn optional(&self) -> Screen {
+        let Some(f) = self.filing() else {
+            return Screen::Saving;
+        };
+        let bundle = f.bundle.as_ref().and_then(|b| self.catalogue.bundle(b));
+        Screen::Optional {
+            bundle: bundle.map(|b| self.tr(&b.name)).unwrap_or_default(),
+            items: bundle
+                .map(|b| {
+                    b.optional
+                        .iter()
+                        .map(|code| Toggle {
+                            code: code.clone(),
+                            label: self
+                                .catalogue
+                                .item(code)
+                                .map(|i| self.tr(&i.name))
+                                .unwrap_or_default(),
+                            on: f.chosen.contains(code),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    fn question(&self, problem: bool) -> Screen {
+        let q = self.plan().ok().and_then(|p| {
+            let f = self.filing()?;
+            p.next_question(&f.answers)
+        });
+        let answered = self.filing().map_or(0, |f| f.answered.len());
+        match q {
+            Some(q) => Screen::Question {
+                id: q.id.clone(),
+                text: self.tr(&q.text),
+                options: q
+                    .options
+                    .iter()
+                    .map(|o| Offer {
+                        id: o.value.clone(),
+                        label: self.tr(&o.label),
+                    })
+                    .collect(),
+                answered,
+                problem: problem.then(|| {
+                    self.say(
+                        "您的情形需要办理本机暂不提供的事项，请到服务大厅办理，或选择其他答案。",
+                        "Your situation needs an item this kiosk does not offer: please go to the service hall, or choose another answer.",
+                    )
+                }),
+            },
+            None => Screen::Saving,
+        }
+    }
+
+    fn form(&self) -> Screen {
+        let (Ok(plan), Some(f)) = (self.plan(), self.filing()) else {
+            return Screen::Saving;
+        };
+        let fields: Vec<FieldView> = plan
+            .fields
+            .iter()
+            .map(|field| {
+                let value = f.value(&field.id);
+                let locked = f.locked.contains(&field.id);
+                FieldView {
+                    id: field.id.clone(),
+                    label: self.tr(&field.label),
+                    value: if locked && field.kind == catalogue::FieldKind::IdNumber {
+                        mask(value)
+                    } else {
+                        value.to_owned()
+                    },
+                    required: field.required,
+                    locked,
+                    from_earlier: f.from_earlier.contains(&field.id),
+                    error: f
+                        .checked
+                        .contains(&field.id)
+                        .then(|| field.check(value).err().map(|e| e.to_string()))
+                        .flatten(),
+                }
+            })
+            .collect();
+        let complete = plan.fields.iter().all(|x| x.check(f.value(&x.id)).is_ok());
+        Screen::Form { fields, complete }
+    }
+
+    fn materials(&self) -> Screen {
+        let (Ok(plan), Some(f)) = (self.plan(), self.filing()) else {
+            return Screen::Saving;
+        };
+        let stored = self.records().map_or(&[][..], |r| &r.reusable[..]);
+        Screen::Materials {
+            materials: plan
+                .materials
+                .iter()
+                .map(|m| MaterialView {
+                    id: m.material.id.clone(),
+                    name: self.tr(&m.material.name),
+                    required: m.required,
+                    state: match f.materials.get(&m.material.id) {
+                        None => MaterialState::None,
+                        Some(Provision::Captured(p)) => MaterialState::Captured { pages: p.len() },
+                        Some(Provision::Reused(_)) => MaterialState::Reused,
+                        Some(Provision::Later(d)) => MaterialState::Later {
+                            deadline: d.clone(),
+                        },
+                    },
+                    reusable: stored
+                        .iter()
+                        .find(|s| s.material == m.material.id)
+                        .map(|s| (time::iso(time::local_date(s.captured_at_ms)), s.trust)),
+                    can_capture: self.usable(Device::Camera),
+                    can_defer: m.rongque_deadline().map(|d| deadline(self.now_ms, d)),
+                })
+                .collect(),
+            complete: f.materials_complete(&plan),
+        }
+    }
+
+    fn review(&self) -> Screen {
+        let (Ok(plan), Some(f)) = (self.plan(), self.filing()) else {
+            return Screen::Saving;
+        };
+        let deliveries = Filing::deliveries(&plan);
+        Screen::Review {
+            items: plan.items.iter().map(|i| self.tr(&i.name)).collect(),
+            time_limit_days: plan.time_limit_days,
+            delivery: f
+                .delivery
+                .or_else(|| deliveries.first().copied())
+                .unwrap_or(Delivery::HallPickup),
+            deliveries,
+            missing: f.missing(&plan, self.language == Language::Zh),
+        }
+    }
+
+    fn progress(&self) -> Screen {
+        let rows = self.records().map_or_else(Vec::new, |r| {
+            r.applications
+                .iter()
+                .map(|a| {
+                    let (status, corrections, reason) = match &a.status {
+                        Status::Saved => ("saved", Vec::new(), None),
+                        Status::Delivered => ("delivered", Vec::new(), None),
+                        Status::Accepted => ("accepted", Vec::new(), None),
+                        Status::CorrectionsNeeded { corrections } => (
+                            "corrections_needed",
+                            corrections.iter().map(|c| c.note.clone()).collect(),
+                            None,
+                        ),
+                        Status::Rejected { reason } => {
+                            ("rejected", Vec::new(), Some(reason.clone()))
+                        }
+                        Status::ResultReady { .. } => ("result_ready", Vec::new(), None),
+                        Status::Collected => ("collected", Vec::new(), None),
+                    };
+                    ProgressRow {
+                        number: a.number.to_string(),
+                        items: self.item_names(&a.items),
+                        saved_on: time::iso(time::local_date(a.saved_at_ms)),
+                        status: status.to_owned(),
+                        corrections,
+                        reason,
+                        can_supplement: self.can_supplement(a),
+                        can_collect: self
+                            .pickup_rows()
+                            .iter()
+                            .any(|p| p.number == a.number.as_str() && p.available),
+                    }
+                })
+                .collect()
+        });
+        Screen::Progress { applications: rows }
+    }
+
+    fn supplement_view(&self) -> Screen {
+        let Some(d) = self.supplement() else {
+            return Screen::Saving;
+        };
+        Screen::Supplement {
+            number: d.number.to_string(),
+            corrections: d
+                .corrections
+                .iter()
+                .map(|c| {
+                    let field = self.catalogue.field(&c.target);
+                    let value = d.values.get(&c.target).map(|v| v.value.clone());
+                    CorrectionView {
+                        target: c.target.clone(),
+                        label: field.map(|f| self.tr(&f.label)).unwrap_or_else(|| {
+                            self.catalogue
+                                .material(&c.target)
+                                .map(|m| self.tr(&m.name))
+                                .unwrap_or_default()
+                        }),
+                        note: c.note.clone(),
+                        kind: if field.is_some() {
+                            CorrectionKind::Field
+                        } else {
+                            CorrectionKind::Material
+                        },
+                        error: field
+                            .zip(value.as_ref())
+                            .and_then(|(f, v)| f.check(v).err().map(|e| e.to_string())),
+                        value,
+                        pages: d.pages.get(&c.target).map_or(0, Vec::len),
+                    }
+                })
+                .collect(),
+            complete: self.supplement_complete(),
+            strokes: d.signature.strokes.len(),
+        }
+    }
+}

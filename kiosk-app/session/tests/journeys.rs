@@ -1,0 +1,837 @@
+//! Journeys through the engine, with the effects carried out against a real store in a
+//! temporary directory. Devices are answered here as the runtime answers them; the same
+//! journeys over the device simulators are the kiosk application's tests.
+
+use application::{Applicant, Provided, Status, time};
+use catalogue::Catalogue;
+use kiosk_store::{Config, KeyFile, Store, StoreError};
+use serde_json::Value;
+use session::{
+    Command, Device, Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Screen, Settings,
+    Timeouts,
+};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+const TERMINAL: &str = catalogue::sample::HALL_TERMINAL;
+const HOTEL: &str = "open_hotel";
+
+struct Kiosk {
+    engine: Engine,
+    store: Store,
+    catalogue: Arc<Catalogue>,
+    now: i64,
+    paper: bool,
+    disk_full: bool,
+    printed: Vec<ReceiptInfo>,
+    effects: Vec<String>,
+    rng: demo_data::Rng,
+    _dir: tempfile::TempDir,
+}
+
+impl Kiosk {
+    fn new() -> Kiosk {
+        let dir = tempfile::tempdir().unwrap();
+        KeyFile::create(&dir.path().join("store.key")).unwrap();
+        let store = Store::create(
+            Config::new(dir.path(), TERMINAL),
+            &KeyFile(dir.path().join("store.key")),
+        )
+        .unwrap();
+        let catalogue = Arc::new(catalogue::sample::catalogue().unwrap());
+        let now = time::now_ms();
+        let engine = Engine::new(
+            catalogue.clone(),
+            Settings {
+                terminal: TERMINAL.into(),
+                timeouts: Timeouts::default(),
+                progress_url: "https://zwfw.example.gov.cn/p/".into(),
+            },
+            now,
+        );
+        Kiosk {
+            engine,
+            store,
+            catalogue,
+            now,
+            paper: true,
+            disk_full: false,
+            printed: Vec::new(),
+            effects: Vec::new(),
+            rng: demo_data::Rng::new(3),
+            _dir: dir,
+        }
+    }
+
+    fn intent(&mut self, intent: Intent) {
+        let fx = self.engine.intent(self.now, intent);
+        self.carry_out(fx);
+    }
+
+    fn event(&mut self, event: Event) {
+        let fx = self.engine.event(self.now, event);
+        self.carry_out(fx);
+    }
+
+    fn wait(&mut self, seconds: i64) {
+        self.now += seconds * 1000;
+        let fx = self.engine.tick(self.now);
+        self.carry_out(fx);
+    }
+
+    /// Does what the runtime does for each effect, feeding the outcomes back.
+    fn carry_out(&mut self, fx: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = fx.into();
+        while let Some(effect) = queue.pop_front() {
+            self.effects.push(format!("{effect:?}"));
+            let answer = match effect {
+                Effect::Lookup { id_number } => Some(Event::Records(Box::new(
+                    session::lookup(&self.store, &self.catalogue, &id_number, self.now).unwrap(),
+                ))),
+                Effect::Save(s) if self.disk_full => {
+                    drop(s);
+                    Some(Event::SaveFailed {
+                        failure: SaveFailure::DiskFull,
+                        reason: "simulated".into(),
+                    })
+                }
+                Effect::Save(s) => {
+                    let s = *s;
+                    match self
+                        .store
+                        .submit(&self.catalogue, s.draft, s.captured, self.now)
+                    {
+                        Ok(saved) => Some(Event::Saved {
+                            number: saved.number,
+                        }),
+                        Err(StoreError::Refused(r)) => panic!("refused: {r}"),
+                        Err(e) => panic!("store: {e}"),
+                    }
+                }
+                Effect::PrintReceipt(r) if self.paper => {
+                    self.printed.push(*r);
+                    Some(Event::ReceiptPrinted)
+                }
+                Effect::PrintReceipt(_) => Some(Event::ReceiptFailed {
+                    reason: "paper out".into(),
+                }),
+                _ => None,
+            };
+            if let Some(event) = answer {
+                queue.extend(self.engine.event(self.now, event));
+            }
+        }
+    }
+
+    fn view(&self) -> Value {
+        serde_json::to_value(self.engine.view()).unwrap()
+    }
+
+    fn screen(&self) -> String {
+        self.view()["screen"].as_str().unwrap().to_owned()
+    }
+
+    fn place_card(&mut self, who: &Applicant) {
+        self.event(Event::CardRead(Box::new(who.clone())));
+    }
+
+    /// Answers every question with `pick` (or the first option), until the form shows.
+    fn answer_all(&mut self, pick: &dyn Fn(&str) -> Option<&'static str>) {
+        while let Screen::Question { id, options, .. } = self.engine.view().screen {
+            let value = pick(&id).unwrap_or(&options[0].id).to_owned();
+            self.intent(Intent::Answer {
+                question: id,
+                value,
+            });
+        }
+    }
+
+    /// Fills every field that is empty or wrong with a valid value, and goes on.
+    fn fill_form(&mut self, who: &Applicant) {
+        let Screen::Form { fields, .. } = self.engine.view().screen else {
+            panic!("not on the form: {}", self.screen());
+        };
+        for f in fields {
+            if f.locked || (!f.value.is_empty() && f.error.is_none() && f.from_earlier) {
+                continue;
+            }
+            let field = self.catalogue.field(&f.id).unwrap().clone();
+            let value = demo_data::field_value(&field, who, &mut self.rng, self.now);
+            self.intent(Intent::SetField {
+                field: f.id.clone(),
+                value,
+            });
+        }
+        self.intent(Intent::Continue);
+        assert_eq!(self.screen(), "materials", "{}", self.view());
+    }
+
+    /// Captures a material: the camera takes `pages` pages.
+    fn capture(&mut self, material: &str, pages: usize) {
+        self.intent(Intent::Capture {
+            material: material.into(),
+        });
+        assert_eq!(self.screen(), "capture");
+        for i in 0..pages {
+            self.event(Event::PageCaptured {
+                material: material.into(),
+                image: Zeroizing::new(format!("page {i} of {material}").into_bytes()),
+            });
+        }
+        self.intent(Intent::CaptureDone);
+    }
+
+    /// Provides every required material: reuse where offered and `reuse`, else later where
+    /// allowed and `later`, else capture.
+    fn provide_materials(&mut self, reuse: bool, later: bool) {
+        let Screen::Materials { materials, .. } = self.engine.view().screen else {
+            panic!("not on materials: {}", self.screen());
+        };
+        for m in materials.iter().filter(|m| m.required) {
+            if reuse && m.reusable.is_some() {
+                self.intent(Intent::Reuse {
+                    material: m.id.clone(),
+                });
+            } else if later && m.can_defer.is_some() {
+                self.intent(Intent::SupplyLater {
+                    material: m.id.clone(),
+                });
+            } else {
+                self.capture(&m.id, 1);
+            }
+        }
+        self.intent(Intent::Continue);
+        assert_eq!(self.screen(), "review", "{}", self.view());
+    }
+
+    fn consent_sign_submit(&mut self, keep: bool) {
+        self.intent(Intent::Continue);
+        assert_eq!(self.screen(), "consent");
+        self.intent(Intent::Continue);
+        assert_eq!(
+            self.screen(),
+            "consent",
+            "no processing consent, no going on"
+        );
+        self.intent(Intent::Consent {
+            processing: true,
+            store_for_reuse: keep,
+        });
+        self.intent(Intent::Continue);
+        assert_eq!(self.screen(), "sign");
+        self.intent(Intent::Submit);
+        assert_eq!(self.screen(), "sign", "no signature, no submission");
+        self.intent(Intent::Sign {
+            strokes: vec![vec![(100, 200), (300, 220), (500, 180)]],
+        });
+        self.intent(Intent::Submit);
+    }
+
+    fn applications_of(&self, who: &Applicant) -> Vec<application::Application> {
+        self.store
+            .applications_of(&who.id_number)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| self.store.application(&n).unwrap())
+            .collect()
+    }
+}
+
+/// Nothing of `who` anywhere in what the screen shows.
+fn assert_nothing_of(view: &Value, who: &Applicant) {
+    let text = view.to_string();
+    for secret in [&who.name[..], &who.id_number[..], &who.id_number[14..]] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+fn citizen(n: u64) -> Applicant {
+    demo_data::applicant(n)
+}
+
+#[test]
+fn the_hotel_bundle_with_optional_items_is_filed_printed_and_wiped() {
+    let mut k = Kiosk::new();
+    let who = citizen(1);
+    assert_eq!(k.screen(), "attract");
+    k.intent(Intent::Touch);
+    assert_eq!(k.screen(), "identify");
+    k.place_card(&who);
+    let home = k.view();
+    assert_eq!(home["screen"], "home");
+    assert_eq!(home["name"], who.name.as_str());
+    assert!(!home.to_string().contains(&who.id_number), "masked");
+
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::Search {
+        text: "旅店".into(),
+    });
+    let Screen::Choose { bundles, .. } = k.engine.view().screen else {
+        panic!()
+    };
+    assert!(
+        bundles.iter().any(|b| b.id == HOTEL),
+        "search finds the bundle"
+    );
+    k.intent(Intent::ChooseBundle { id: HOTEL.into() });
+    let Screen::Optional { items, .. } = k.engine.view().screen else {
+        panic!("{}", k.view())
+    };
+    assert_eq!(items.len(), 6);
+    // Two optional items other than the food licence, which an answer adds below.
+    const FOOD: &str = "11440600MB2D2062101000035000000";
+    let picked: Vec<String> = items
+        .iter()
+        .map(|t| t.code.clone())
+        .filter(|c| c != FOOD)
+        .take(2)
+        .collect();
+    for code in &picked {
+        k.intent(Intent::ToggleOptional { code: code.clone() });
+    }
+    k.intent(Intent::Continue);
+    assert_eq!(k.screen(), "question");
+    // Food served (adds the food business licence), the rest no; the applicant is the
+    // legal representative.
+    k.answer_all(&|q| match q {
+        "q_hotel_food" => Some("yes"),
+        "q_agent" => Some("yes"),
+        _ => Some("no"),
+    });
+    assert_eq!(k.screen(), "form");
+    let form = k.view();
+    let name_field = form["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "applicant.name")
+        .unwrap();
+    assert_eq!(
+        name_field["value"],
+        who.name.as_str(),
+        "pre-filled from the card"
+    );
+    assert_eq!(name_field["locked"], true);
+    k.intent(Intent::Continue);
+    assert_eq!(k.screen(), "form", "an incomplete form does not go on");
+    assert!(
+        k.view()["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["error"].is_string()),
+        "and says what is missing"
+    );
+    k.fill_form(&who);
+    k.provide_materials(false, false);
+    let review = k.view();
+    let items = review["items"].as_array().unwrap().len();
+    assert_eq!(
+        items,
+        7 + 2 + 1,
+        "mandatory, two optional, one added by an answer"
+    );
+    k.consent_sign_submit(true);
+
+    assert_eq!(k.screen(), "receipt", "{}", k.view());
+    assert_eq!(k.view()["printing"], "printed");
+    let receipt = k.printed.last().unwrap().clone();
+    let saved = k.applications_of(&who);
+    assert_eq!(saved.len(), 1);
+    assert_eq!(receipt.number, saved[0].number.as_str());
+    assert_eq!(saved[0].items.len(), 10);
+    for code in &picked {
+        assert!(saved[0].items.contains(code));
+    }
+    assert!(receipt.qr.ends_with(saved[0].number.as_str()));
+
+    k.intent(Intent::Continue);
+    assert_eq!(k.screen(), "rate");
+    k.intent(Intent::Rate { stars: 5 });
+    let bye = k.view();
+    assert_eq!(bye["screen"], "goodbye");
+    assert_eq!(bye["take_card"], true);
+    assert_eq!(bye["take_receipt"], true);
+    assert_nothing_of(&bye, &who);
+    assert!(k.effects.iter().any(|e| e == "EndSession"));
+    k.event(Event::CardRemoved);
+    assert_eq!(k.screen(), "goodbye", "the receipt is still there");
+    k.event(Event::ReceiptTaken);
+    assert_eq!(k.screen(), "attract");
+    assert!(!k.engine.in_session());
+}
+
+#[test]
+fn a_second_visit_reuses_stored_materials_and_earlier_values() {
+    let mut k = Kiosk::new();
+    let who = citizen(2);
+    // 居民身份证换领 asks for the ID card, photo and hukou booklet, all reusable.
+    let item = "11440600MB2C0417XA4000107000000";
+    for visit in 0..2 {
+        k.place_card(&who);
+        k.intent(Intent::NewApplication);
+        k.intent(Intent::ChooseItem { code: item.into() });
+        k.answer_all(&|_| None);
+        if visit == 1 {
+            let phone = k.view()["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["id"] == "applicant.phone")
+                .cloned()
+                .unwrap();
+            let first = k.applications_of(&who)[0]
+                .draft
+                .value("applicant.phone")
+                .map(str::to_owned);
+            assert_eq!(
+                phone["value"].as_str(),
+                first.as_deref(),
+                "from the first visit"
+            );
+            assert_eq!(phone["from_earlier"], true);
+        }
+        k.fill_form(&who);
+        if visit == 1 {
+            let Screen::Materials { materials, .. } = k.engine.view().screen else {
+                panic!()
+            };
+            let offered = materials.iter().filter(|m| m.reusable.is_some()).count();
+            assert!(offered >= 2, "{materials:?}");
+        }
+        k.provide_materials(true, false);
+        k.consent_sign_submit(true);
+        assert_eq!(k.screen(), "receipt");
+        k.intent(Intent::Continue);
+        k.intent(Intent::Continue);
+        k.event(Event::CardRemoved);
+        k.event(Event::ReceiptTaken);
+        assert_eq!(k.screen(), "attract");
+    }
+    let apps = k.applications_of(&who);
+    assert_eq!(apps.len(), 2);
+    let reused = apps[1]
+        .draft
+        .materials
+        .iter()
+        .filter(|m| matches!(m.provided, Provided::Reused { .. }))
+        .count();
+    assert!(reused >= 2, "{:?}", apps[1].draft.materials);
+}
+
+#[test]
+fn a_rongque_application_promises_the_missing_material_on_the_receipt() {
+    let mut k = Kiosk::new();
+    let who = citizen(3);
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseBundle { id: HOTEL.into() });
+    k.intent(Intent::Continue);
+    k.answer_all(&|_| Some("no"));
+    k.fill_form(&who);
+    k.provide_materials(false, true);
+    let review = k.view();
+    let missing = review["missing"].as_array().unwrap().clone();
+    assert!(!missing.is_empty());
+    k.intent(Intent::Continue);
+    k.intent(Intent::Consent {
+        processing: true,
+        store_for_reuse: false,
+    });
+    k.intent(Intent::Continue);
+    assert_eq!(k.view()["promise"].as_array().unwrap(), &missing, "signed");
+    k.intent(Intent::Sign {
+        strokes: vec![vec![(1, 1), (2, 2)]],
+    });
+    k.intent(Intent::Submit);
+    let receipt = k.printed.last().unwrap();
+    assert_eq!(receipt.missing.len(), missing.len());
+    let saved = &k.applications_of(&who)[0];
+    let later = saved
+        .draft
+        .materials
+        .iter()
+        .filter(|m| matches!(m.provided, Provided::Missing { .. }))
+        .count();
+    assert_eq!(later, missing.len());
+}
+
+#[test]
+fn with_no_paper_the_receipt_is_shown_as_a_qr_code_and_the_application_is_kept() {
+    let mut k = Kiosk::new();
+    let who = citizen(4);
+    k.paper = false;
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.answer_all(&|_| None);
+    k.fill_form(&who);
+    k.provide_materials(false, false);
+    k.consent_sign_submit(false);
+    let v = k.view();
+    assert_eq!(v["screen"], "receipt");
+    assert_eq!(v["printing"], "shown_as_qr");
+    let number = k.applications_of(&who)[0].number.to_string();
+    assert!(v["receipt"]["qr"].as_str().unwrap().ends_with(&number));
+    assert!(
+        v["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["device"] == "receipt_printer"),
+        "{v}"
+    );
+    k.intent(Intent::Continue);
+    k.intent(Intent::Continue);
+    assert_eq!(k.view()["take_receipt"], false, "nothing to take");
+    // The next citizen is told at once; the journey does not depend on the printer.
+    k.event(Event::CardRemoved);
+    k.place_card(&citizen(5));
+    assert_eq!(k.view()["journeys"][0]["available"], true);
+    assert_eq!(k.view()["notices"][0]["device"], "receipt_printer");
+}
+
+#[test]
+fn an_idle_form_warns_then_resets_and_the_next_citizen_sees_nothing() {
+    let mut k = Kiosk::new();
+    let who = citizen(6);
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.answer_all(&|_| None);
+    k.intent(Intent::SetField {
+        field: "applicant.phone".into(),
+        value: "13912345678".into(),
+    });
+    let limit = Timeouts::default().form_s as i64;
+    k.wait(limit - 25);
+    assert_eq!(k.view()["countdown_s"], Value::Null);
+    k.wait(10);
+    assert_eq!(k.screen(), "form");
+    assert_eq!(k.view()["countdown_s"], 15);
+    assert!(
+        k.effects
+            .iter()
+            .any(|e| e.contains("Speak") && e.contains("触摸屏幕"))
+    );
+    k.intent(Intent::Touch);
+    assert_eq!(k.view()["countdown_s"], Value::Null, "a touch keeps it");
+    k.wait(limit + 1);
+    let v = k.view();
+    assert_eq!(v["screen"], "goodbye");
+    assert_eq!(v["take_card"], true);
+    assert_nothing_of(&v, &who);
+    assert!(!v.to_string().contains("13912345678"));
+    k.wait(Timeouts::default().goodbye_s as i64 + 1);
+    assert_eq!(k.screen(), "attract");
+    assert!(k.applications_of(&who).is_empty(), "nothing was filed");
+    // The next citizen's form starts empty.
+    let next = citizen(7);
+    k.event(Event::CardRemoved);
+    k.place_card(&next);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.answer_all(&|_| None);
+    assert_nothing_of(&k.view(), &who);
+    assert!(!k.view().to_string().contains("13912345678"));
+}
+
+#[test]
+fn another_card_ends_the_session_of_the_first_citizen() {
+    let mut k = Kiosk::new();
+    let (a, b) = (citizen(8), citizen(9));
+    k.place_card(&a);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.place_card(&b);
+    assert_nothing_of(&k.view(), &a);
+    assert!(k.effects.iter().any(|e| e.contains("card_changed")));
+    k.event(Event::CardRemoved);
+    k.place_card(&b);
+    assert_eq!(k.view()["name"], b.name.as_str());
+}
+
+#[test]
+fn a_camera_failure_leaves_reuse_and_rongque_and_says_so() {
+    let mut k = Kiosk::new();
+    let who = citizen(10);
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseBundle { id: HOTEL.into() });
+    k.intent(Intent::Continue);
+    k.answer_all(&|_| Some("no"));
+    k.fill_form(&who);
+    k.intent(Intent::Capture {
+        material: "floor_plan".into(),
+    });
+    assert_eq!(k.screen(), "capture");
+    k.event(Event::CaptureFailed {
+        reason: "unplugged".into(),
+    });
+    let v = k.view();
+    assert_eq!(v["screen"], "materials");
+    assert!(k.effects.iter().any(|e| e == "StopCapture"));
+    let floor = v["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "floor_plan")
+        .unwrap()
+        .clone();
+    assert_eq!(floor["can_capture"], false);
+    assert!(floor["can_defer"].is_string());
+    assert!(v["notices"][0]["text"].as_str().unwrap().contains("高拍仪"));
+    k.intent(Intent::Capture {
+        material: "floor_plan".into(),
+    });
+    assert_eq!(k.screen(), "materials", "no capture without a camera");
+    k.intent(Intent::SupplyLater {
+        material: "floor_plan".into(),
+    });
+    let v = k.view();
+    let floor = v["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "floor_plan")
+        .unwrap()
+        .clone();
+    assert_eq!(floor["state"]["how"], "later");
+}
+
+#[test]
+fn a_full_disk_says_nothing_was_saved_and_takes_the_kiosk_out_of_service_after() {
+    let mut k = Kiosk::new();
+    let who = citizen(11);
+    k.disk_full = true;
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.answer_all(&|_| None);
+    k.fill_form(&who);
+    k.provide_materials(false, false);
+    k.consent_sign_submit(false);
+    let v = k.view();
+    assert_eq!(v["screen"], "not_saved");
+    assert_eq!(v["failure"], "disk_full");
+    assert!(k.printed.is_empty(), "no receipt promises anything");
+    k.intent(Intent::Continue);
+    assert_eq!(k.screen(), "goodbye");
+    k.event(Event::CardRemoved);
+    assert_eq!(k.screen(), "out_of_service");
+    assert!(
+        k.effects
+            .iter()
+            .any(|e| e.contains("OutOfService") && e.contains("Store"))
+    );
+    k.place_card(&citizen(12));
+    assert_eq!(k.screen(), "out_of_service", "nobody is taken");
+}
+
+#[test]
+fn a_remote_command_waits_for_the_session_to_end() {
+    let mut k = Kiosk::new();
+    let who = citizen(13);
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.event(Event::Command {
+        id: 7,
+        command: Command::OutOfService,
+    });
+    assert_eq!(k.screen(), "choose", "not in the middle of a session");
+    assert!(!k.effects.iter().any(|e| e.contains("CommandDone")));
+    k.intent(Intent::Cancel);
+    k.event(Event::CardRemoved);
+    assert_eq!(k.screen(), "out_of_service");
+    assert!(k.effects.iter().any(|e| e == "CommandDone { id: 7 }"));
+    k.event(Event::Command {
+        id: 8,
+        command: Command::InService,
+    });
+    assert_eq!(k.screen(), "attract");
+}
+
+#[test]
+fn corrections_asked_are_shown_and_supplied_with_a_signature() {
+    let mut k = Kiosk::new();
+    let who = citizen(14);
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.answer_all(&|_| None);
+    k.fill_form(&who);
+    k.provide_materials(false, false);
+    k.consent_sign_submit(false);
+    let number = k.applications_of(&who)[0].number.clone();
+    k.intent(Intent::Cancel);
+    k.event(Event::CardRemoved);
+    k.event(Event::ReceiptTaken);
+    k.store
+        .record_status(
+            &number,
+            Status::CorrectionsNeeded {
+                corrections: vec![
+                    application::Correction {
+                        target: "applicant.phone".into(),
+                        note: "号码无法接通，请更正".into(),
+                    },
+                    application::Correction {
+                        target: "id_card".into(),
+                        note: "身份证复印件不清晰，请重新拍摄".into(),
+                    },
+                ],
+            },
+            k.now,
+        )
+        .unwrap();
+
+    k.place_card(&who);
+    k.intent(Intent::Progress);
+    let v = k.view();
+    assert_eq!(v["applications"][0]["status"], "corrections_needed");
+    assert_eq!(v["applications"][0]["can_supplement"], true);
+    assert_eq!(
+        v["applications"][0]["corrections"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    k.intent(Intent::Supplement {
+        number: number.to_string(),
+    });
+    assert_eq!(k.screen(), "supplement");
+    k.intent(Intent::SetField {
+        field: "applicant.phone".into(),
+        value: "1391234".into(),
+    });
+    assert!(k.view()["corrections"][0]["error"].is_string());
+    k.intent(Intent::SetField {
+        field: "applicant.phone".into(),
+        value: "13912345678".into(),
+    });
+    k.capture("id_card", 2);
+    let v = k.view();
+    assert_eq!(v["screen"], "supplement");
+    assert_eq!(v["corrections"][1]["pages"], 2);
+    assert_eq!(v["complete"], true);
+    k.intent(Intent::Submit);
+    assert_eq!(k.screen(), "supplement", "not without a signature");
+    k.intent(Intent::Sign {
+        strokes: vec![vec![(5, 5), (50, 50)]],
+    });
+    k.intent(Intent::Submit);
+    assert_eq!(k.screen(), "saving");
+    let sent = k
+        .effects
+        .iter()
+        .find(|e| e.starts_with("SaveSupplement"))
+        .unwrap();
+    assert!(
+        sent.contains(number.as_str()) && sent.contains("pages: 2"),
+        "{sent}"
+    );
+}
+
+#[test]
+fn a_result_is_dispensed_only_to_the_card_holder_identified_again() {
+    let mut k = Kiosk::new();
+    let who = citizen(15);
+    // 社会保障卡补领、换领: the card can come from the dispenser.
+    k.place_card(&who);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C05180Q9000214000000".into(),
+    });
+    k.answer_all(&|_| Some("lost"));
+    k.fill_form(&who);
+    k.provide_materials(false, false);
+    k.intent(Intent::Delivery {
+        delivery: catalogue::Delivery::Dispenser,
+    });
+    k.consent_sign_submit(false);
+    let number = k.applications_of(&who)[0].number.clone();
+    k.intent(Intent::Cancel);
+    k.event(Event::CardRemoved);
+    k.event(Event::ReceiptTaken);
+    k.store
+        .record_status(
+            &number,
+            Status::ResultReady {
+                delivery: catalogue::Delivery::Dispenser,
+            },
+            k.now,
+        )
+        .unwrap();
+
+    k.place_card(&who);
+    k.intent(Intent::Pickup);
+    let v = k.view();
+    assert_eq!(v["results"][0]["number"], number.as_str());
+    assert_eq!(v["results"][0]["available"], true);
+    k.intent(Intent::Collect {
+        number: number.to_string(),
+    });
+    assert_eq!(k.view()["verifying"], true);
+    assert!(!k.effects.iter().any(|e| e.starts_with("HandOut")));
+    k.place_card(&who);
+    assert!(k.effects.iter().any(|e| e.starts_with("HandOut")));
+    k.event(Event::ResultHandedOut);
+    assert_eq!(k.view()["done"], true);
+    assert!(k.effects.iter().any(|e| e.contains("ResultCollected")));
+
+    // With the dispenser down the result is listed but not offered.
+    k.intent(Intent::Cancel);
+    k.event(Event::CardRemoved);
+    k.event(Event::Device {
+        device: Device::Dispenser,
+        usable: false,
+        reason: Some("empty".into()),
+    });
+    k.place_card(&who);
+    assert_eq!(k.view()["journeys"][2]["available"], false);
+}
+
+#[test]
+fn nothing_in_any_view_of_a_journey_carries_another_citizens_data() {
+    // Two citizens in turn, each through a whole filing; every view of the second is free of
+    // the first.
+    let mut k = Kiosk::new();
+    let first = citizen(16);
+    k.place_card(&first);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.answer_all(&|_| None);
+    k.fill_form(&first);
+    k.intent(Intent::Cancel);
+    k.event(Event::CardRemoved);
+    let second = citizen(17);
+    k.place_card(&second);
+    let mut views = vec![k.view()];
+    k.intent(Intent::NewApplication);
+    views.push(k.view());
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    views.push(k.view());
+    k.answer_all(&|_| None);
+    views.push(k.view());
+    for v in &views {
+        assert_nothing_of(v, &first);
+    }
+}
