@@ -68,7 +68,6 @@ enum CaptureFor {
 enum State {
     Attract,
     Identify {
-        reading: bool,
         unreadable: bool,
     },
     Home,
@@ -283,7 +282,7 @@ impl Engine {
                 } else {
                     self.end_session("timed_out", &mut fx);
                 }
-            } else if idle_s + self.settings.timeouts.warning_s >= limit && !self.warned {
+            } else if self.countdown_s().is_some() && !self.warned {
                 self.warned = true;
                 let text = self.say(
                     "您还在吗？如需继续办理，请触摸屏幕。",
@@ -312,6 +311,10 @@ impl Engine {
 
     /// Seconds before the reset, once the warning shows.
     fn countdown_s(&self) -> Option<u64> {
+        // The goodbye screen is itself the short wait before the next citizen: no warning.
+        if matches!(self.state, State::Goodbye) {
+            return None;
+        }
         let limit = self.idle_limit_s()?;
         let idle_s = (self.now_ms - self.last_activity_ms).max(0) as u64 / 1000;
         (idle_s + self.settings.timeouts.warning_s >= limit).then(|| limit.saturating_sub(idle_s))
@@ -469,10 +472,7 @@ impl Engine {
                 self.card_on_reader = true;
                 tracing::warn!(reason, "card could not be read");
                 if let State::Identify { .. } | State::Attract = self.state {
-                    self.state = State::Identify {
-                        reading: false,
-                        unreadable: true,
-                    };
+                    self.state = State::Identify { unreadable: true };
                 }
             }
             Event::CardRemoved => {
@@ -685,10 +685,7 @@ impl Engine {
             Intent::LargeText { on } => return self.large_text = on,
             Intent::Touch => {
                 if let State::Attract = self.state {
-                    self.state = State::Identify {
-                        reading: false,
-                        unreadable: false,
-                    };
+                    self.state = State::Identify { unreadable: false };
                 }
                 return;
             }
@@ -739,8 +736,11 @@ impl Engine {
                     .catalogue
                     .bundle(&id)
                     .is_some_and(|b| !b.optional.is_empty());
-                let next = self.begin_filing(Filing::bundle(&id), fx);
-                if optional { State::Optional } else { next }
+                match self.begin_filing(Filing::bundle(&id), fx) {
+                    State::Choose { search } => State::Choose { search },
+                    _ if optional => State::Optional,
+                    next => next,
+                }
             }
             (State::Optional, Intent::ToggleOptional { code }) => {
                 if let Some(f) = self.filing_mut() {
@@ -1414,11 +1414,7 @@ impl Engine {
             State::Attract => Screen::Attract {
                 offers: vec![Journey::NewApplication, Journey::Progress, Journey::Pickup],
             },
-            State::Identify {
-                reading,
-                unreadable,
-            } => Screen::Identify {
-                reading: *reading,
+            State::Identify { unreadable } => Screen::Identify {
                 unreadable: *unreadable,
             },
             State::Home => self.home(),

@@ -42,10 +42,8 @@ pub enum Screen {
         /// The journeys this kiosk offers now.
         offers: Vec<Journey>,
     },
-    /// Asking for the ID card, or reading it.
+    /// Asking for the ID card.
     Identify {
-        /// A card is being read.
-        reading: bool,
         /// The card could not be read: try again.
         unreadable: bool,
     },

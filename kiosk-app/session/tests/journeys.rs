@@ -525,6 +525,7 @@ fn an_idle_form_warns_then_resets_and_the_next_citizen_sees_nothing() {
     let v = k.view();
     assert_eq!(v["screen"], "goodbye");
     assert_eq!(v["take_card"], true);
+    assert_eq!(v["countdown_s"], Value::Null, "goodbye is itself the wait");
     assert_nothing_of(&v, &who);
     assert!(!v.to_string().contains("13912345678"));
     k.wait(Timeouts::default().goodbye_s as i64 + 1);
