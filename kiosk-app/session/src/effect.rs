@@ -12,6 +12,8 @@ use zeroize::Zeroizing;
 pub enum Effect {
     /// Find what the store knows of this citizen; answered by [`crate::Event::Records`].
     Lookup {
+        /// The session asking; the answer names it.
+        session: u64,
         /// The ID number read from the card.
         id_number: Zeroizing<String>,
     },

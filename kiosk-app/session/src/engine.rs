@@ -131,6 +131,7 @@ struct SupplementDraft {
 /// Everything of one citizen; dropped (and so wiped) when the session ends.
 struct Session {
     applicant: Applicant,
+    serial: u64,
     records: Option<Records>,
     started_ms: i64,
     filing: Option<Filing>,
@@ -151,8 +152,12 @@ pub struct Engine {
     card_on_reader: bool,
     receipt_in_presenter: bool,
     unusable: BTreeMap<Device, String>,
-    /// Set by a remote command or the technician's switch.
-    switched_off: Option<String>,
+    /// Out of service by the technician's switch.
+    technician_off: Option<String>,
+    /// Out of service by a remote command.
+    remote_off: Option<String>,
+    /// Numbers each session, so a late answer for one is never applied to the next.
+    serial: u64,
     /// Remote commands waiting for the session to end.
     commands: Vec<(u64, Command)>,
     /// The reason last reported, to report only changes.
@@ -188,7 +193,9 @@ impl Engine {
             card_on_reader: false,
             receipt_in_presenter: false,
             unusable: BTreeMap::new(),
-            switched_off: None,
+            technician_off: None,
+            remote_off: None,
+            serial: 0,
             commands: Vec::new(),
             reported: None,
         }
@@ -329,33 +336,7 @@ impl Engine {
                 State::Attract | State::OutOfService | State::Identify { .. }
             )
         {
-            for (id, command) in std::mem::take(&mut self.commands) {
-                match command {
-                    Command::OutOfService => {
-                        self.switched_off =
-                            Some("the central office took the kiosk out of service".into())
-                    }
-                    Command::InService => self.switched_off = None,
-                    Command::Reboot => fx.push(Effect::Reboot),
-                    Command::CollectLogs => fx.push(Effect::CollectLogs),
-                }
-                fx.push(Effect::CommandDone { id });
-            }
-            let reason = self.out_of_service_reason();
-            if reason != self.reported {
-                self.reported = reason.clone();
-                fx.push(Effect::OutOfService {
-                    reason: reason.clone(),
-                });
-                fx.push(Effect::Audit(AuditEvent::ServiceChanged {
-                    reason: reason.clone(),
-                }));
-            }
-            self.state = match (reason, &self.state) {
-                (Some(_), _) => State::OutOfService,
-                (None, State::OutOfService) => State::Attract,
-                (None, _) => std::mem::replace(&mut self.state, State::Attract),
-            };
+            self.between_sessions(fx);
         }
         let now = self.screen_name();
         if now != before {
@@ -372,9 +353,45 @@ impl Engine {
         }
     }
 
+    /// With no session: carry out waiting commands (acknowledged before a reboot, so that it
+    /// is not sent again), settle in or out of service, and start the next citizen afresh.
+    fn between_sessions(&mut self, fx: &mut Vec<Effect>) {
+        for (id, command) in std::mem::take(&mut self.commands) {
+            fx.push(Effect::CommandDone { id });
+            match command {
+                Command::OutOfService => {
+                    self.remote_off =
+                        Some("the central office took the kiosk out of service".into())
+                }
+                Command::InService => self.remote_off = None,
+                Command::Reboot => fx.push(Effect::Reboot),
+                Command::CollectLogs => fx.push(Effect::CollectLogs),
+            }
+        }
+        let reason = self.out_of_service_reason();
+        if reason != self.reported {
+            self.reported = reason.clone();
+            fx.push(Effect::OutOfService {
+                reason: reason.clone(),
+            });
+            fx.push(Effect::Audit(AuditEvent::ServiceChanged {
+                reason: reason.clone(),
+            }));
+        }
+        self.state = match (reason, &self.state) {
+            (Some(_), _) => State::OutOfService,
+            (None, State::OutOfService) => State::Attract,
+            (None, _) => std::mem::replace(&mut self.state, State::Attract),
+        };
+        if matches!(self.state, State::Attract | State::OutOfService) {
+            self.language = Language::Zh;
+            self.large_text = false;
+        }
+    }
+
     /// Why the kiosk cannot take anyone now.
     fn out_of_service_reason(&self) -> Option<String> {
-        if let Some(r) = &self.switched_off {
+        if let Some(r) = self.technician_off.as_ref().or(self.remote_off.as_ref()) {
             return Some(r.clone());
         }
         for d in [Device::IdReader, Device::Store] {
@@ -443,12 +460,15 @@ impl Engine {
     }
 
     fn start_session(&mut self, applicant: Applicant, fx: &mut Vec<Effect>) {
+        self.serial += 1;
         fx.push(Effect::Lookup {
+            session: self.serial,
             id_number: Zeroizing::new(applicant.id_number.clone()),
         });
         fx.push(Effect::Audit(AuditEvent::SessionStarted));
         self.session = Some(Session {
             applicant,
+            serial: self.serial,
             records: None,
             started_ms: self.now_ms,
             filing: None,
@@ -481,8 +501,8 @@ impl Engine {
                     self.state = State::Attract;
                 }
             }
-            Event::Records(records) => {
-                if let Some(s) = self.session.as_mut() {
+            Event::Records { session, records } => {
+                if let Some(s) = self.session.as_mut().filter(|s| s.serial == session) {
                     s.records = Some(*records);
                 }
             }
@@ -515,9 +535,9 @@ impl Engine {
                 }
             }
             Event::ReceiptPrinted => {
+                self.receipt_in_presenter = true;
                 if let State::Receipt { printing, .. } = &mut self.state {
                     *printing = Printing::Printed;
-                    self.receipt_in_presenter = true;
                 }
             }
             Event::ReceiptFailed { reason } => {
@@ -550,7 +570,7 @@ impl Engine {
             } => self.device_changed(device, usable, reason, fx),
             Event::Command { id, command } => self.commands.push((id, command)),
             Event::OutOfServiceSwitch { on } => {
-                self.switched_off = on.then(|| "switched off by a technician".to_owned());
+                self.technician_off = on.then(|| "switched off by a technician".to_owned());
             }
         }
     }
@@ -600,7 +620,10 @@ impl Engine {
             State::Attract | State::Identify { .. } => self.start_session(applicant, fx),
             State::Goodbye => {
                 self.state = State::Attract;
-                self.start_session(applicant, fx);
+                self.between_sessions(fx);
+                if matches!(self.state, State::Attract) {
+                    self.start_session(applicant, fx);
+                }
             }
             State::Collecting {
                 stage: Collect::Verify,
@@ -814,7 +837,11 @@ impl Engine {
                 let stored = self
                     .records()
                     .and_then(|r| r.reusable.iter().find(|s| s.material == material).cloned());
-                if let (Some(stored), true) = (stored, self.planned(&material))
+                let reusable = self
+                    .catalogue
+                    .material(&material)
+                    .is_some_and(|m| m.reusable);
+                if let (Some(stored), true) = (stored, self.planned(&material) && reusable)
                     && let Some(f) = self.filing_mut()
                 {
                     f.materials.insert(material, Provision::Reused(stored));
@@ -922,15 +949,26 @@ impl Engine {
                 }
                 State::Sign
             }
-            (State::Sign, Intent::Back) => State::Consent,
+            // What was signed may change: sign again.
+            (State::Sign, Intent::Back) => {
+                if let Some(f) = self.filing_mut() {
+                    f.signature.strokes.clear();
+                }
+                State::Consent
+            }
             (State::Sign, Intent::Submit) => self.submit(fx),
             (State::NotSaved(_), Intent::Continue) => {
                 self.end_session("completed", fx);
                 std::mem::replace(&mut self.state, State::Attract)
             }
-            (State::Receipt { receipt, .. }, Intent::Continue) => State::Rate {
-                number: Some(receipt.number),
-            },
+            // Not while printing: if it fails, the QR code is the citizen's only copy.
+            (State::Receipt { receipt, printing }, Intent::Continue)
+                if printing != Printing::Printing =>
+            {
+                State::Rate {
+                    number: Some(receipt.number),
+                }
+            }
             (State::Rate { number }, Intent::Rate { stars }) if (1..=5).contains(&stars) => {
                 fx.push(Effect::Audit(AuditEvent::Rated { number, stars }));
                 self.end_session("completed", fx);
@@ -1094,7 +1132,12 @@ impl Engine {
                 search: String::new(),
             };
         }
-        if self.filing().is_some_and(|f| f.bundle.is_none()) {
+        let optional = self
+            .filing()
+            .and_then(|f| f.bundle.as_ref())
+            .and_then(|b| self.catalogue.bundle(b))
+            .is_some_and(|b| !b.optional.is_empty());
+        if !optional {
             self.items_chosen(fx);
         }
         self.after_answers()
@@ -1622,8 +1665,12 @@ impl Engine {
                 FieldView {
                     id: field.id.clone(),
                     label: self.tr(&field.label),
-                    value: if locked && field.kind == catalogue::FieldKind::IdNumber {
-                        mask(value)
+                    value: if self
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.applicant.id_number == value.trim())
+                    {
+                        mask(value.trim())
                     } else {
                         value.to_owned()
                     },
@@ -1683,10 +1730,7 @@ impl Engine {
         Screen::Review {
             items: plan.items.iter().map(|i| self.tr(&i.name)).collect(),
             time_limit_days: plan.time_limit_days,
-            delivery: f
-                .delivery
-                .or_else(|| deliveries.first().copied())
-                .unwrap_or(Delivery::HallPickup),
+            delivery: f.delivery_in(&deliveries),
             deliveries,
             missing: f.missing(&plan, self.language == Language::Zh),
         }

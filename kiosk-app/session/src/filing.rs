@@ -96,7 +96,11 @@ impl Filing {
                 continue;
             }
             let value = if let Some(v) = applicant.card_value(field) {
-                self.locked.insert(field.id.clone());
+                // A card value the form's check refuses (a permit number, a long foreign
+                // name) stays editable, or the form could never be completed.
+                if field.check(&v).is_ok() {
+                    self.locked.insert(field.id.clone());
+                }
                 Some(v)
             } else if field.autofill == Some(Autofill::Earlier) {
                 let v = earlier.iter().find(|v| v.field == field.id);
@@ -167,6 +171,15 @@ impl Filing {
         out
     }
 
+    /// The delivery chosen if the plan still offers it (an answer changed since may have taken
+    /// that way away), else the plan's first.
+    pub fn delivery_in(&self, offered: &[Delivery]) -> Delivery {
+        self.delivery
+            .filter(|d| offered.contains(d))
+            .or_else(|| offered.first().copied())
+            .unwrap_or(Delivery::HallPickup)
+    }
+
     /// Builds the draft and the captured pages for the store, emptying this filing of them.
     pub fn take_submission(
         &mut self,
@@ -205,10 +218,7 @@ impl Filing {
                 None => {}
             }
         }
-        let delivery = self
-            .delivery
-            .or_else(|| Filing::deliveries(plan).first().copied())
-            .unwrap_or(Delivery::HallPickup);
+        let delivery = self.delivery_in(&Filing::deliveries(plan));
         let draft = Draft {
             catalogue_version: catalogue.version,
             bundle: self.bundle.clone(),

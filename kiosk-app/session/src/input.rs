@@ -224,7 +224,12 @@ pub enum Event {
     /// The card was taken off the reader.
     CardRemoved,
     /// The answer to a lookup.
-    Records(Box<Records>),
+    Records {
+        /// The session the lookup was for, as in [`crate::Effect::Lookup`].
+        session: u64,
+        /// What was found.
+        records: Box<Records>,
+    },
     /// The camera took a page of the material being captured.
     PageCaptured {
         /// The material.

@@ -86,9 +86,13 @@ impl Kiosk {
         while let Some(effect) = queue.pop_front() {
             self.effects.push(format!("{effect:?}"));
             let answer = match effect {
-                Effect::Lookup { id_number } => Some(Event::Records(Box::new(
-                    session::lookup(&self.store, &self.catalogue, &id_number, self.now).unwrap(),
-                ))),
+                Effect::Lookup { session, id_number } => Some(Event::Records {
+                    session,
+                    records: Box::new(
+                        session::lookup(&self.store, &self.catalogue, &id_number, self.now)
+                            .unwrap(),
+                    ),
+                }),
                 Effect::Save(s) if self.disk_full => {
                     drop(s);
                     Some(Event::SaveFailed {
@@ -835,4 +839,34 @@ fn nothing_in_any_view_of_a_journey_carries_another_citizens_data() {
     for v in &views {
         assert_nothing_of(v, &first);
     }
+}
+
+#[test]
+fn a_late_answer_about_one_citizen_is_never_applied_to_the_next() {
+    let mut k = Kiosk::new();
+    let (a, b) = (citizen(18), citizen(19));
+    k.place_card(&a);
+    k.intent(Intent::NewApplication);
+    k.intent(Intent::ChooseItem {
+        code: "11440600MB2C0417XA9000164000000".into(),
+    });
+    k.answer_all(&|_| None);
+    k.fill_form(&a);
+    k.provide_materials(false, false);
+    k.consent_sign_submit(false);
+    k.intent(Intent::Cancel);
+    k.event(Event::CardRemoved);
+    k.event(Event::ReceiptTaken);
+    let late = session::lookup(&k.store, &k.catalogue, &a.id_number, k.now).unwrap();
+    assert_eq!(late.applications.len(), 1);
+    k.place_card(&b);
+    // A's lookup answer arrives after B's session began (the first session was number 1).
+    k.event(Event::Records {
+        session: 1,
+        records: Box::new(late),
+    });
+    k.intent(Intent::Progress);
+    let v = k.view();
+    assert_eq!(v["screen"], "progress");
+    assert_eq!(v["applications"].as_array().unwrap().len(), 0, "{v}");
 }
