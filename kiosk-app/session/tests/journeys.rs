@@ -16,6 +16,8 @@ use zeroize::Zeroizing;
 
 const TERMINAL: &str = catalogue::sample::HALL_TERMINAL;
 const HOTEL: &str = "open_hotel";
+/// 无犯罪记录证明开具: one item, no questions, one material.
+const CERTIFICATE: &str = "11440600MB2C0417XA9000164000000";
 
 struct Kiosk {
     engine: Engine,
@@ -230,6 +232,30 @@ impl Kiosk {
             strokes: vec![vec![(100, 200), (300, 220), (500, 180)]],
         });
         self.intent(Intent::Submit);
+    }
+
+    /// Identifies `who` and chooses the item `code`, answering every question with its first
+    /// option.
+    fn start_item(&mut self, who: &Applicant, code: &str) {
+        self.place_card(who);
+        self.intent(Intent::NewApplication);
+        self.intent(Intent::ChooseItem { code: code.into() });
+        self.answer_all(&|_| None);
+    }
+
+    /// Files the item `code` for `who`, capturing every required material.
+    fn file(&mut self, who: &Applicant, code: &str) {
+        self.start_item(who, code);
+        self.fill_form(who);
+        self.provide_materials(false, false);
+        self.consent_sign_submit(false);
+    }
+
+    /// The citizen leaves, taking card and receipt.
+    fn leave(&mut self) {
+        self.intent(Intent::Cancel);
+        self.event(Event::CardRemoved);
+        self.event(Event::ReceiptTaken);
     }
 
     fn applications_of(&self, who: &Applicant) -> Vec<application::Application> {
@@ -466,15 +492,7 @@ fn with_no_paper_the_receipt_is_shown_as_a_qr_code_and_the_application_is_kept()
     let mut k = Kiosk::new();
     let who = citizen(4);
     k.paper = false;
-    k.place_card(&who);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
-    });
-    k.answer_all(&|_| None);
-    k.fill_form(&who);
-    k.provide_materials(false, false);
-    k.consent_sign_submit(false);
+    k.file(&who, CERTIFICATE);
     let v = k.view();
     assert_eq!(v["screen"], "receipt");
     assert_eq!(v["printing"], "shown_as_qr");
@@ -502,12 +520,7 @@ fn with_no_paper_the_receipt_is_shown_as_a_qr_code_and_the_application_is_kept()
 fn an_idle_form_warns_then_resets_and_the_next_citizen_sees_nothing() {
     let mut k = Kiosk::new();
     let who = citizen(6);
-    k.place_card(&who);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
-    });
-    k.answer_all(&|_| None);
+    k.start_item(&who, CERTIFICATE);
     k.intent(Intent::SetField {
         field: "applicant.phone".into(),
         value: "13912345678".into(),
@@ -538,12 +551,7 @@ fn an_idle_form_warns_then_resets_and_the_next_citizen_sees_nothing() {
     // The next citizen's form starts empty.
     let next = citizen(7);
     k.event(Event::CardRemoved);
-    k.place_card(&next);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
-    });
-    k.answer_all(&|_| None);
+    k.start_item(&next, CERTIFICATE);
     assert_nothing_of(&k.view(), &who);
     assert!(!k.view().to_string().contains("13912345678"));
 }
@@ -555,7 +563,7 @@ fn another_card_ends_the_session_of_the_first_citizen() {
     k.place_card(&a);
     k.intent(Intent::NewApplication);
     k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
+        code: CERTIFICATE.into(),
     });
     k.place_card(&b);
     assert_nothing_of(&k.view(), &a);
@@ -618,15 +626,7 @@ fn a_full_disk_says_nothing_was_saved_and_takes_the_kiosk_out_of_service_after()
     let mut k = Kiosk::new();
     let who = citizen(11);
     k.disk_full = true;
-    k.place_card(&who);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
-    });
-    k.answer_all(&|_| None);
-    k.fill_form(&who);
-    k.provide_materials(false, false);
-    k.consent_sign_submit(false);
+    k.file(&who, CERTIFICATE);
     let v = k.view();
     assert_eq!(v["screen"], "not_saved");
     assert_eq!(v["failure"], "disk_full");
@@ -671,19 +671,9 @@ fn a_remote_command_waits_for_the_session_to_end() {
 fn corrections_asked_are_shown_and_supplied_with_a_signature() {
     let mut k = Kiosk::new();
     let who = citizen(14);
-    k.place_card(&who);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
-    });
-    k.answer_all(&|_| None);
-    k.fill_form(&who);
-    k.provide_materials(false, false);
-    k.consent_sign_submit(false);
+    k.file(&who, CERTIFICATE);
     let number = k.applications_of(&who)[0].number.clone();
-    k.intent(Intent::Cancel);
-    k.event(Event::CardRemoved);
-    k.event(Event::ReceiptTaken);
+    k.leave();
     k.store
         .record_status(
             &number,
@@ -769,9 +759,7 @@ fn a_result_is_dispensed_only_to_the_card_holder_identified_again() {
     });
     k.consent_sign_submit(false);
     let number = k.applications_of(&who)[0].number.clone();
-    k.intent(Intent::Cancel);
-    k.event(Event::CardRemoved);
-    k.event(Event::ReceiptTaken);
+    k.leave();
     k.store
         .record_status(
             &number,
@@ -816,12 +804,7 @@ fn nothing_in_any_view_of_a_journey_carries_another_citizens_data() {
     // the first.
     let mut k = Kiosk::new();
     let first = citizen(16);
-    k.place_card(&first);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
-    });
-    k.answer_all(&|_| None);
+    k.start_item(&first, CERTIFICATE);
     k.fill_form(&first);
     k.intent(Intent::Cancel);
     k.event(Event::CardRemoved);
@@ -831,7 +814,7 @@ fn nothing_in_any_view_of_a_journey_carries_another_citizens_data() {
     k.intent(Intent::NewApplication);
     views.push(k.view());
     k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
+        code: CERTIFICATE.into(),
     });
     views.push(k.view());
     k.answer_all(&|_| None);
@@ -845,18 +828,8 @@ fn nothing_in_any_view_of_a_journey_carries_another_citizens_data() {
 fn a_late_answer_about_one_citizen_is_never_applied_to_the_next() {
     let mut k = Kiosk::new();
     let (a, b) = (citizen(18), citizen(19));
-    k.place_card(&a);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseItem {
-        code: "11440600MB2C0417XA9000164000000".into(),
-    });
-    k.answer_all(&|_| None);
-    k.fill_form(&a);
-    k.provide_materials(false, false);
-    k.consent_sign_submit(false);
-    k.intent(Intent::Cancel);
-    k.event(Event::CardRemoved);
-    k.event(Event::ReceiptTaken);
+    k.file(&a, CERTIFICATE);
+    k.leave();
     let late = session::lookup(&k.store, &k.catalogue, &a.id_number, k.now).unwrap();
     assert_eq!(late.applications.len(), 1);
     k.place_card(&b);
