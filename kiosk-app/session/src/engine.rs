@@ -935,19 +935,18 @@ impl Engine {
                 State::Sign
             }
             (State::Consent, Intent::Back) => State::Review,
-            (State::Sign, Intent::Sign { strokes }) => {
-                if let Some(f) = self.filing_mut() {
-                    f.signature
-                        .strokes
+            (state @ (State::Sign | State::Supplement), Intent::Sign { strokes }) => {
+                if let Some(sig) = self.signature_mut(&state) {
+                    sig.strokes
                         .extend(strokes.into_iter().filter(|s| !s.is_empty()));
                 }
-                State::Sign
+                state
             }
-            (State::Sign, Intent::ClearSignature) => {
-                if let Some(f) = self.filing_mut() {
-                    f.signature.strokes.clear();
+            (state @ (State::Sign | State::Supplement), Intent::ClearSignature) => {
+                if let Some(sig) = self.signature_mut(&state) {
+                    sig.strokes.clear();
                 }
-                State::Sign
+                state
             }
             // What was signed may change: sign again.
             (State::Sign, Intent::Back) => {
@@ -1019,20 +1018,6 @@ impl Engine {
             {
                 self.start_capture(material, CaptureFor::Supplement, fx)
             }
-            (State::Supplement, Intent::Sign { strokes }) => {
-                if let Some(d) = self.supplement_mut() {
-                    d.signature
-                        .strokes
-                        .extend(strokes.into_iter().filter(|s| !s.is_empty()));
-                }
-                State::Supplement
-            }
-            (State::Supplement, Intent::ClearSignature) => {
-                if let Some(d) = self.supplement_mut() {
-                    d.signature.strokes.clear();
-                }
-                State::Supplement
-            }
             (State::Supplement, Intent::Submit) => self.submit_supplement(fx),
             (State::Supplement, Intent::Back) => {
                 if let Some(s) = self.session.as_mut() {
@@ -1090,6 +1075,14 @@ impl Engine {
 
     fn filing_mut(&mut self) -> Option<&mut Filing> {
         self.session.as_mut()?.filing.as_mut()
+    }
+
+    /// The signature being drawn: the filing's on the sign screen, the corrections' on theirs.
+    fn signature_mut(&mut self, state: &State) -> Option<&mut Signature> {
+        match state {
+            State::Supplement => self.supplement_mut().map(|d| &mut d.signature),
+            _ => self.filing_mut().map(|f| &mut f.signature),
+        }
     }
 
     fn supplement(&self) -> Option<&SupplementDraft> {

@@ -243,6 +243,16 @@ impl Kiosk {
         self.answer_all(&|_| None);
     }
 
+    /// Identifies `who` and fills the 开旅店 form with no optional items and every answer "no".
+    fn start_hotel(&mut self, who: &Applicant) {
+        self.place_card(who);
+        self.intent(Intent::NewApplication);
+        self.intent(Intent::ChooseBundle { id: HOTEL.into() });
+        self.intent(Intent::Continue);
+        self.answer_all(&|_| Some("no"));
+        self.fill_form(who);
+    }
+
     /// Files the item `code` for `who`, capturing every required material.
     fn file(&mut self, who: &Applicant, code: &str) {
         self.start_item(who, code);
@@ -454,12 +464,7 @@ fn a_second_visit_reuses_stored_materials_and_earlier_values() {
 fn a_rongque_application_promises_the_missing_material_on_the_receipt() {
     let mut k = Kiosk::new();
     let who = citizen(3);
-    k.place_card(&who);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseBundle { id: HOTEL.into() });
-    k.intent(Intent::Continue);
-    k.answer_all(&|_| Some("no"));
-    k.fill_form(&who);
+    k.start_hotel(&who);
     k.provide_materials(false, true);
     let review = k.view();
     let missing = review["missing"].as_array().unwrap().clone();
@@ -577,12 +582,7 @@ fn another_card_ends_the_session_of_the_first_citizen() {
 fn a_camera_failure_leaves_reuse_and_rongque_and_says_so() {
     let mut k = Kiosk::new();
     let who = citizen(10);
-    k.place_card(&who);
-    k.intent(Intent::NewApplication);
-    k.intent(Intent::ChooseBundle { id: HOTEL.into() });
-    k.intent(Intent::Continue);
-    k.answer_all(&|_| Some("no"));
-    k.fill_form(&who);
+    k.start_hotel(&who);
     k.intent(Intent::Capture {
         material: "floor_plan".into(),
     });
