@@ -68,6 +68,11 @@ impl<S: FrameSource> DocCamera<S> {
         &self.status
     }
 
+    /// Renders the pages of the next captures in grey, in colour, or as each page needs.
+    pub fn set_render(&mut self, render: Option<docscan::Render>) {
+        self.options.render = render;
+    }
+
     /// Starts the live preview.
     pub fn start_preview(&mut self) -> Result<FrameSize, CameraError> {
         let size = self

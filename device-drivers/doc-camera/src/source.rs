@@ -75,6 +75,22 @@ pub trait FrameSource: Send {
     fn stop(&mut self);
 }
 
+/// A camera chosen at start (V4L2 or simulated) behind one type.
+impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
+    fn sizes(&mut self) -> Result<Vec<FrameSize>, CameraError> {
+        (**self).sizes()
+    }
+    fn start(&mut self, mode: Mode) -> Result<FrameSize, CameraError> {
+        (**self).start(mode)
+    }
+    fn next_frame(&mut self, timeout: Duration) -> Result<Frame, CameraError> {
+        (**self).next_frame(timeout)
+    }
+    fn stop(&mut self) {
+        (**self).stop()
+    }
+}
+
 /// Why the camera could not deliver.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum CameraError {

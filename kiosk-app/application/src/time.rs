@@ -22,6 +22,14 @@ pub fn local_date(at_ms: i64) -> Date {
         .date()
 }
 
+/// `YYYY-MM-DD HH:MM` of an instant, local time, as receipts print it.
+pub fn local_minute(at_ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(CST);
+    format!("{} {:02}:{:02}", iso(t.date()), t.hour(), t.minute())
+}
+
 /// `YYMMDD` of an instant, for application numbers.
 pub fn yymmdd(at_ms: i64) -> String {
     let d = local_date(at_ms);
@@ -86,5 +94,6 @@ mod tests {
         // 2026-11-21 16:30 UTC is already the 22nd in Beijing.
         let at = 1_795_278_600_000;
         assert_eq!(yymmdd(at), "261122");
+        assert_eq!(local_minute(at), "2026-11-22 00:30");
     }
 }

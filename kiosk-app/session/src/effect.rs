@@ -87,19 +87,24 @@ pub struct Supplement {
     pub signature: Signature,
 }
 
-/// What the receipt says. Nothing personal beyond what the applicant needs.
+/// What the receipt says, in Chinese and English as the printed receipt does, whatever the
+/// session's language. Nothing personal beyond what the applicant needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReceiptInfo {
     /// The application number.
     pub number: String,
     /// What the receipt is for.
     pub kind: ReceiptKind,
-    /// The items filed, by name.
+    /// The items filed, by Chinese name.
     pub items: Vec<String>,
+    /// The same, by English name.
+    pub items_en: Vec<String>,
     /// The promised time limit in working days.
     pub time_limit_days: u32,
-    /// Materials to supply later, with their deadlines (容缺).
-    pub missing: Vec<(String, String)>,
+    /// How the result reaches the applicant (none for corrections).
+    pub delivery: Option<Delivery>,
+    /// Materials to supply later (容缺): Chinese name, English name, deadline.
+    pub missing: Vec<(String, String, String)>,
     /// The progress QR code's text.
     pub qr: String,
 }

@@ -1261,7 +1261,6 @@ impl Engine {
         }
         let catalogue = self.catalogue.clone();
         let terminal = self.settings.terminal.clone();
-        let zh = self.language == Language::Zh;
         let Some(s) = self.session.as_mut() else {
             return State::Sign;
         };
@@ -1271,22 +1270,19 @@ impl Engine {
         let Ok(plan) = f.plan(&catalogue, &terminal) else {
             return State::Sign;
         };
+        let (missing_zh, missing_en) = (f.missing(&plan, true), f.missing(&plan, false));
         let receipt = ReceiptInfo {
             number: String::new(),
             kind: ReceiptKind::Application,
-            items: plan
-                .items
-                .iter()
-                .map(|i| {
-                    if zh {
-                        i.name.zh.clone()
-                    } else {
-                        i.name.en.clone()
-                    }
-                })
-                .collect(),
+            items: plan.items.iter().map(|i| i.name.zh.clone()).collect(),
+            items_en: plan.items.iter().map(|i| i.name.en.clone()).collect(),
             time_limit_days: plan.time_limit_days,
-            missing: f.missing(&plan, zh),
+            delivery: Some(f.delivery_in(&Filing::deliveries(&plan))),
+            missing: missing_zh
+                .into_iter()
+                .zip(missing_en)
+                .map(|((zh, deadline), (en, _))| (zh, en, deadline))
+                .collect(),
             qr: String::new(),
         };
         let (draft, captured) = f.take_submission(&plan, &catalogue, &s.applicant);
@@ -1318,11 +1314,25 @@ impl Engine {
         {
             return State::Supplement;
         }
-        let items = self
+        let codes = self
             .supplement()
             .and_then(|d| self.record(d.number.as_str()))
-            .map(|r| self.item_names(&r.items))
+            .map(|r| r.items.clone())
             .unwrap_or_default();
+        let name = |code: &String, en: bool| {
+            self.catalogue.item(code).map_or_else(
+                || code.clone(),
+                |i| {
+                    if en {
+                        i.name.en.clone()
+                    } else {
+                        i.name.zh.clone()
+                    }
+                },
+            )
+        };
+        let items: Vec<String> = codes.iter().map(|c| name(c, false)).collect();
+        let items_en: Vec<String> = codes.iter().map(|c| name(c, true)).collect();
         let Some(d) = self.session.as_mut().and_then(|s| s.supplement.take()) else {
             return State::Supplement;
         };
@@ -1330,7 +1340,9 @@ impl Engine {
             number: String::new(),
             kind: ReceiptKind::Supplement,
             items,
+            items_en,
             time_limit_days: 0,
+            delivery: None,
             missing: Vec::new(),
             qr: String::new(),
         };

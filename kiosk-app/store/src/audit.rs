@@ -70,6 +70,11 @@ pub enum AuditEvent {
         /// What it asks.
         kind: String,
     },
+    /// A remote command was carried out.
+    CommandDone {
+        /// The server's id.
+        id: u64,
+    },
     /// An application's status changed.
     StatusChanged {
         /// Its number.

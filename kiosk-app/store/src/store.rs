@@ -864,6 +864,32 @@ impl Store {
         })
     }
 
+    /// Remote commands received and not yet carried out, oldest first: id and kind.
+    pub fn commands_to_do(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, kind FROM commands WHERE done_ms IS NULL ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Marks a remote command carried out, with its audit event, before the sync agent tells
+    /// the central office (and before a reboot, so it is not carried out twice).
+    pub fn command_done(&mut self, id: u64, now_ms: i64) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE commands SET done_ms = ?2 WHERE id = ?1 AND done_ms IS NULL",
+            params![id as i64, now_ms],
+        )?;
+        if changed > 0 {
+            audit::append(&tx, &self.keys, now_ms, &AuditEvent::CommandDone { id })?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records an event in the audit trail in its own transaction.
     pub fn audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction()?;

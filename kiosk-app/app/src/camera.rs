@@ -1,0 +1,161 @@
+//! The document camera on its own thread: frames are big and the pipeline takes a good part of
+//! a second, so it must not hold up the screen. While a material is being captured it watches
+//! the preview, takes each page once the hand has left and the page is still, and reports it.
+
+use crate::runtime::Input;
+use catalogue::Colour;
+use doc_camera::autocapture::Verdict;
+use doc_camera::{CameraStatus, CaptureError, DocCamera, FrameSource};
+use session::{Device, Event};
+use std::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{mpsc::UnboundedSender, watch};
+use zeroize::Zeroizing;
+
+/// How often an unusable camera is tried again while nobody is capturing.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+enum Command {
+    Start { material: String, colour: Colour },
+    Stop,
+}
+
+/// The handle of the camera thread.
+pub struct Camera {
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<device_model::Status<CameraStatus>>,
+}
+
+impl Camera {
+    /// Starts the thread over `source`; pages and failures are sent to `inputs`.
+    pub fn spawn(
+        source: Box<dyn FrameSource>,
+        inputs: UnboundedSender<Input>,
+    ) -> std::io::Result<Camera> {
+        let camera = DocCamera::new(source, docscan::Options::default());
+        let status = camera.status().subscribe();
+        let (commands, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("doc-camera".into())
+            .spawn(move || work(camera, &rx, &inputs))?;
+        Ok(Camera { commands, status })
+    }
+
+    /// Starts capturing pages of `material`.
+    pub fn start(&self, material: String, colour: Colour) {
+        let _ = self.commands.send(Command::Start { material, colour });
+    }
+
+    /// Stops capturing.
+    pub fn stop(&self) {
+        let _ = self.commands.send(Command::Stop);
+    }
+
+    /// The camera's status channel.
+    pub fn status(&self) -> watch::Receiver<device_model::Status<CameraStatus>> {
+        self.status.clone()
+    }
+}
+
+fn work(
+    mut camera: DocCamera<Box<dyn FrameSource>>,
+    commands: &mpsc::Receiver<Command>,
+    inputs: &UnboundedSender<Input>,
+) {
+    let send = |event: Event| inputs.send(Input::Event(event)).is_ok();
+    let unusable = |reason: String| Event::Device {
+        device: Device::Camera,
+        usable: false,
+        reason: Some(reason),
+    };
+    let mut material: Option<String> = None;
+    let mut usable = true;
+    loop {
+        let command = if material.is_some() {
+            match commands.try_recv() {
+                Ok(c) => Some(c),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match commands.recv_timeout(PROBE_EVERY) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        };
+        match command {
+            Some(Command::Start {
+                material: m,
+                colour,
+            }) => {
+                camera.set_render(Some(match colour {
+                    Colour::Colour => docscan::Render::Colour,
+                    Colour::Grey => docscan::Render::Grey,
+                }));
+                match camera.start_preview() {
+                    Ok(_) => material = Some(m),
+                    Err(e) => {
+                        usable = false;
+                        let reason = e.to_string();
+                        send(Event::CaptureFailed {
+                            reason: reason.clone(),
+                        });
+                        send(unusable(reason));
+                    }
+                }
+                continue;
+            }
+            Some(Command::Stop) => {
+                camera.stop();
+                material = None;
+                continue;
+            }
+            None => {}
+        }
+        let Some(m) = &material else {
+            if !usable && camera.start_preview().is_ok() {
+                camera.stop();
+                usable = true;
+                send(Event::Device {
+                    device: Device::Camera,
+                    usable: true,
+                    reason: None,
+                });
+            }
+            continue;
+        };
+        let failure = match camera.preview() {
+            Ok(p) if matches!(p.verdict, Verdict::Capture(_)) => match camera.capture() {
+                Ok(scan) if scan.quality.sharp && !scan.quality.glare && scan.quality.complete => {
+                    tracing::info!(material = %m, bytes = scan.jpeg.len(), "page captured");
+                    send(Event::PageCaptured {
+                        material: m.clone(),
+                        image: Zeroizing::new(scan.jpeg),
+                    });
+                    None
+                }
+                Ok(scan) => {
+                    tracing::info!(material = %m, quality = ?scan.quality, "page not taken: quality");
+                    None
+                }
+                Err(CaptureError::Scan(e)) => {
+                    tracing::info!(material = %m, error = %e, "no page in the still frame");
+                    None
+                }
+                Err(CaptureError::Camera(e)) => Some(e.to_string()),
+            },
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(reason) = failure {
+            camera.stop();
+            material = None;
+            usable = false;
+            send(Event::CaptureFailed {
+                reason: reason.clone(),
+            });
+            send(unusable(reason));
+        }
+    }
+}

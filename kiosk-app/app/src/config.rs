@@ -1,0 +1,373 @@
+//! The kiosk's one configuration file (`/etc/kiosk/kiosk.toml`), read and checked at start.
+//! Every problem is reported at once, each naming its key, so a technician fixes the file in
+//! one go instead of one error per restart. `packaging/kiosk.example.toml` documents every key.
+
+use serde::Deserialize;
+use session::{Language, Timeouts};
+use std::path::{Path, PathBuf};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The kiosk's data directory: the store, the installed catalogue, device status files.
+    pub data_dir: PathBuf,
+    /// The store's key file (default: `DATA_DIR/store.key`).
+    #[serde(default)]
+    pub store_key: Option<PathBuf>,
+    /// Keys trusted for the catalogue (default: the development key).
+    #[serde(default)]
+    pub trust: Option<PathBuf>,
+    /// Who this kiosk is.
+    pub terminal: Terminal,
+    /// The devices; a device left out is absent (its journeys and steps are disabled).
+    #[serde(default)]
+    pub devices: Devices,
+    /// The central backend; left out, applications wait in the outbox.
+    #[serde(default)]
+    pub backend: Option<Backend>,
+    /// Idle limits.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Languages and display defaults.
+    #[serde(default)]
+    pub ui: Ui,
+}
+
+/// The terminal's identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Terminal {
+    /// The terminal number the catalogue authorises (its certificate names the same).
+    pub id: String,
+    /// The service centre printed on receipts.
+    pub office: String,
+    /// The service hotline printed on receipts.
+    #[serde(default = "default_hotline")]
+    pub hotline: String,
+    /// The progress page the receipt's QR code opens; the application number is appended.
+    pub progress_url: String,
+}
+
+fn default_hotline() -> String {
+    "12345".into()
+}
+
+/// Where each device is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Devices {
+    /// The ID card reader.
+    #[serde(default)]
+    pub id_reader: Option<SerialDevice>,
+    /// The receipt printer.
+    #[serde(default)]
+    pub receipt_printer: Option<ReceiptPrinter>,
+    /// The card and certificate dispenser.
+    #[serde(default)]
+    pub dispenser: Option<SerialDevice>,
+    /// The document camera.
+    #[serde(default)]
+    pub camera: Option<Camera>,
+}
+
+/// A device on a serial port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialDevice {
+    /// The port (`/dev/ttyS1`, `/dev/serial/by-id/…`).
+    pub port: PathBuf,
+    /// Line speed (default: the device's usual one).
+    #[serde(default)]
+    pub baud: Option<u32>,
+}
+
+/// The receipt printer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptPrinter {
+    /// The port: a serial line or a USB printer-class device (`/dev/usb/lp0`).
+    pub port: PathBuf,
+    /// Line speed of a serial printer; left out for a USB printer-class device.
+    #[serde(default)]
+    pub baud: Option<u32>,
+    /// The printer model's profile: `epson-generic`, `custom-kiosk` or `citizen-kiosk`.
+    pub profile: String,
+}
+
+/// The document camera.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Camera {
+    /// The V4L2 device (`/dev/video0`).
+    pub device: PathBuf,
+}
+
+/// The central backend, as the sync agent reaches it (mutual TLS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// `https://host:port`.
+    pub url: String,
+    /// The CA the server's certificate must chain to.
+    pub ca: PathBuf,
+    /// This kiosk's certificate.
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+}
+
+/// Languages and display defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ui {
+    /// The languages offered; the first is the one each session starts in.
+    #[serde(default = "default_languages")]
+    pub languages: Vec<Language>,
+    /// Large text from the start of each session.
+    #[serde(default)]
+    pub large_text: bool,
+    /// The colour theme: `day`, `night` or `high_contrast`.
+    #[serde(default = "default_theme")]
+    pub theme: String,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Self {
+            languages: default_languages(),
+            large_text: false,
+            theme: default_theme(),
+        }
+    }
+}
+
+fn default_languages() -> Vec<Language> {
+    vec![Language::Zh, Language::En]
+}
+
+fn default_theme() -> String {
+    "day".into()
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not TOML, or a key unknown, missing or of the wrong type (the message shows the line).
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with the line and column.
+        message: String,
+    },
+    /// Values that parse but cannot work, each as `key: why`.
+    #[error("{path}: {}", .problems.join("; "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// The store's key file.
+    pub fn store_key(&self) -> PathBuf {
+        self.store_key
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("store.key"))
+    }
+
+    /// Everything that parses but cannot work.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !self.data_dir.is_absolute() {
+            p.push("data_dir: must be an absolute path".to_owned());
+        }
+        let t = &self.terminal;
+        if t.id.is_empty() || !t.id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            p.push("terminal.id: letters and digits only, not empty".to_owned());
+        }
+        if t.office.trim().is_empty() {
+            p.push("terminal.office: the service centre's name is printed on receipts".to_owned());
+        }
+        if !t.progress_url.starts_with("https://") {
+            p.push("terminal.progress_url: must start with https://".to_owned());
+        }
+        let d = &self.devices;
+        for (key, port) in [
+            (
+                "devices.id_reader.port",
+                d.id_reader.as_ref().map(|s| &s.port),
+            ),
+            (
+                "devices.dispenser.port",
+                d.dispenser.as_ref().map(|s| &s.port),
+            ),
+            (
+                "devices.receipt_printer.port",
+                d.receipt_printer.as_ref().map(|s| &s.port),
+            ),
+            (
+                "devices.camera.device",
+                d.camera.as_ref().map(|c| &c.device),
+            ),
+        ] {
+            if port.is_some_and(|p| !p.is_absolute()) {
+                p.push(format!("{key}: must be an absolute path"));
+            }
+        }
+        for (key, baud) in [
+            (
+                "devices.id_reader.baud",
+                d.id_reader.as_ref().and_then(|s| s.baud),
+            ),
+            (
+                "devices.dispenser.baud",
+                d.dispenser.as_ref().and_then(|s| s.baud),
+            ),
+            (
+                "devices.receipt_printer.baud",
+                d.receipt_printer.as_ref().and_then(|s| s.baud),
+            ),
+        ] {
+            if baud.is_some_and(|b| !matches!(b, 9600 | 19_200 | 38_400 | 57_600 | 115_200)) {
+                p.push(format!("{key}: one of 9600, 19200, 38400, 57600, 115200"));
+            }
+        }
+        if let Some(printer) = &d.receipt_printer
+            && receipt_printer::Profile::by_name(&printer.profile).is_none()
+        {
+            p.push(
+                "devices.receipt_printer.profile: one of epson-generic, custom-kiosk, citizen-kiosk"
+                    .to_owned(),
+            );
+        }
+        if let Some(b) = &self.backend
+            && !b.url.starts_with("https://")
+        {
+            p.push("backend.url: must start with https:// (mutual TLS)".to_owned());
+        }
+        let to = &self.timeouts;
+        if !(30..=600).contains(&to.screen_s) {
+            p.push("timeouts.screen_s: between 30 and 600 seconds".to_owned());
+        }
+        if !(60..=1800).contains(&to.form_s) {
+            p.push("timeouts.form_s: between 60 and 1800 seconds".to_owned());
+        }
+        if !(5..=120).contains(&to.goodbye_s) {
+            p.push("timeouts.goodbye_s: between 5 and 120 seconds".to_owned());
+        }
+        if to.warning_s < 10 || to.warning_s >= to.screen_s.min(to.form_s) {
+            p.push(
+                "timeouts.warning_s: at least 10 seconds (time to read and touch), and shorter than the screen limits"
+                    .to_owned(),
+            );
+        }
+        let ui = &self.ui;
+        if ui.languages.is_empty() {
+            p.push("ui.languages: at least one".to_owned());
+        }
+        if ui.languages.first().is_some_and(|l| *l != Language::Zh) {
+            p.push("ui.languages: Chinese first (each session starts in the first)".to_owned());
+        }
+        if !matches!(ui.theme.as_str(), "day" | "night" | "high_contrast") {
+            p.push("ui.theme: one of day, night, high_contrast".to_owned());
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../packaging/kiosk.example.toml");
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn the_packaged_example_is_valid() {
+        let c = load(EXAMPLE).unwrap();
+        assert!(c.devices.id_reader.is_some() && c.backend.is_some());
+        assert_eq!(c.store_key(), Path::new("/etc/kiosk/store.key"));
+    }
+
+    #[test]
+    fn an_unknown_key_names_its_line() {
+        let text = EXAMPLE.replace("[timeouts]", "[timeouts]\nscreen_seconds = 90");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(e.contains("screen_seconds") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let text = EXAMPLE
+            .replace("progress_url = \"https://", "progress_url = \"http://")
+            .replace("profile = \"custom-kiosk\"", "profile = \"laser\"")
+            .replace("screen_s = 90", "screen_s = 5")
+            .replace("baud = 115200", "baud = 1234");
+        let Err(ConfigError::Invalid { problems, .. }) = load(&text) else {
+            panic!("accepted");
+        };
+        let keys: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "terminal.progress_url",
+                "devices.id_reader.baud",
+                "devices.receipt_printer.profile",
+                "timeouts.screen_s",
+                "timeouts.warning_s"
+            ],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_says_which() {
+        let e = Config::load(Path::new("/nonexistent/kiosk.toml")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("/nonexistent/kiosk.toml: "),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The kiosk application: the session engine carried out over the device drivers, the store and
+//! the sync agent (`runtime`), the kiosk's configuration file (`config`), and the simulated
+//! kiosk (`simulated`, `world`, `net`) driven headless or through the world-control socket
+//! (`drive`).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod camera;
+pub mod config;
+pub mod devices;
+pub mod drive;
+pub mod net;
+pub mod runtime;
+pub mod simulated;
+pub mod world;
+
+pub use config::Config;
+pub use runtime::{Exit, Input, Runtime};

@@ -1,0 +1,147 @@
+//! `kiosk-app`: the kiosk. `--simulate` runs it against simulated devices, a local backend and
+//! sync agent; `--headless` drives it with JSON lines (`docs/headless-protocol.md`).
+
+use clap::Parser;
+use kiosk_app::devices::Devices;
+use kiosk_app::{Config, Exit, Runtime, drive, simulated};
+use kiosk_store::{KeyFile, Store};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit status asking the service manager for a restart (a remote `reboot`).
+const EXIT_REBOOT: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "kiosk-app",
+    version,
+    about = "The government self-service kiosk"
+)]
+struct Cli {
+    /// The configuration file (see packaging/kiosk.example.toml).
+    #[arg(long, default_value = "/etc/kiosk/kiosk.toml")]
+    config: PathBuf,
+    /// Simulate every device, the central backend and the network; no configuration file.
+    #[arg(long)]
+    simulate: bool,
+    /// The simulated world's directory, taken up again if it exists (default: a new one
+    /// under the temporary directory).
+    #[arg(long, requires = "simulate")]
+    dir: Option<PathBuf>,
+    /// No screen: intents and world events as JSON lines on standard input, every new view as
+    /// one JSON line on standard output.
+    #[arg(long)]
+    headless: bool,
+    /// The control socket for intents and world events (default with --simulate:
+    /// DIR/control.sock).
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// Check the configuration file, print what is wrong, and exit.
+    #[arg(long, conflicts_with = "simulate")]
+    check: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    if cli.check {
+        return match Config::load(&cli.config) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => fail(&e.to_string()),
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Exit::Closed) => ExitCode::SUCCESS,
+        Ok(Exit::Reboot) => ExitCode::from(EXIT_REBOOT),
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("kiosk-app: {message}");
+    ExitCode::from(2)
+}
+
+async fn run(cli: Cli) -> Result<Exit, String> {
+    let (config, camera, world, control) = if cli.simulate {
+        let dir = cli.dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("kiosk-sim-{}", std::process::id()))
+        });
+        let sim = simulated::start(&dir).await?;
+        let control = cli
+            .control
+            .clone()
+            .unwrap_or_else(|| dir.join("control.sock"));
+        eprintln!(
+            "kiosk-app: simulated kiosk in {}; world control at {}; receipts in {}",
+            dir.display(),
+            control.display(),
+            sim.receipts.display()
+        );
+        (sim.config, sim.camera, Some(sim.world), Some(control))
+    } else {
+        let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+        let camera = config.devices.camera.as_ref().and_then(|c| {
+            match doc_camera::v4l2::V4l2Camera::open(&c.device) {
+                Ok(cam) => Some(Box::new(cam) as Box<dyn doc_camera::FrameSource>),
+                Err(e) => {
+                    tracing::error!(error = %e, "document camera not available");
+                    None
+                }
+            }
+        });
+        (config, camera, None, cli.control.clone())
+    };
+    let store = Store::open(
+        kiosk_store::Config::new(&config.data_dir, &config.terminal.id),
+        &KeyFile(config.store_key()),
+    )
+    .map_err(|e| format!("store: {e}"))?;
+    let trust = match &config.trust {
+        Some(path) => catalogue::TrustStore::load(path).map_err(|e| format!("trust: {e}"))?,
+        None => catalogue::sample::trust(),
+    };
+    let (inputs, rx) = tokio::sync::mpsc::unbounded_channel();
+    let devices = Devices::open(&config, camera, &inputs).map_err(|e| e.to_string())?;
+    let kiosk =
+        Runtime::new(config, store, trust, devices, inputs.clone()).map_err(|e| e.to_string())?;
+    if let Some(path) = &control {
+        drive::serve_control(path, inputs.clone(), world.clone())
+            .map_err(|e| format!("control socket {}: {e}", path.display()))?;
+    }
+    if !cli.headless {
+        eprintln!(
+            "kiosk-app: no screen yet (the touchscreen UI is a later issue); running headless"
+        );
+    }
+    tokio::spawn(drive::read_stdin(inputs, world.clone()));
+    let world_kept: Option<Arc<_>> = world;
+    let exit = tokio::select! {
+        exit = kiosk.run(rx, |view| {
+            let mut out = std::io::stdout().lock();
+            if let Ok(line) = serde_json::to_string(view) {
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }) => exit,
+        _ = tokio::signal::ctrl_c() => Exit::Closed,
+    };
+    drop(world_kept);
+    Ok(exit)
+}
