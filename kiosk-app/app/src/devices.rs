@@ -89,13 +89,11 @@ impl Devices {
                     device: "receipt_printer",
                     message: format!("no CJK font (Debian package fonts-noto-cjk): {e}"),
                 })?;
-                let printer = EscPosPrinter::open(PrinterConfig::new(
-                    &c.port,
-                    attachment,
-                    profile,
-                    Arc::new(fonts),
-                ))
-                .map_err(err("receipt_printer"))?;
+                let mut pc = PrinterConfig::new(&c.port, attachment, profile, Arc::new(fonts));
+                // A bundle's receipt lists a dozen items and the materials still owed, much of
+                // it drawn as raster: give it time on a slow serial line.
+                pc.print_time = RECEIPT_PRINT_TIME;
+                let printer = EscPosPrinter::open(pc).map_err(err("receipt_printer"))?;
                 forward_status(
                     "receipt-printer",
                     Device::ReceiptPrinter,
@@ -176,6 +174,9 @@ pub fn applicant(card: &IdCard) -> Applicant {
         address: card.address.clone(),
     }
 }
+
+/// How long the longest receipt may take to print.
+const RECEIPT_PRINT_TIME: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// How long a device may take to answer for the first time after the driver starts.
 const FIRST_ANSWER: std::time::Duration = std::time::Duration::from_secs(5);
