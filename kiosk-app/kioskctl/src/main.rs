@@ -162,6 +162,16 @@ enum SimCommand {
     Printer(printer::SimArgs),
     /// Write generated document-camera scenes with their true page corners (JSON beside each).
     Camera(scan::SimCameraArgs),
+    /// Act as the world around a simulated kiosk, or as a finger on its screen: send each LINE
+    /// (a world event or an intent, docs/headless-protocol.md) to its control socket.
+    Control {
+        /// The control socket (`DIR/control.sock` of `kiosk-app --simulate`).
+        #[arg(long)]
+        socket: PathBuf,
+        /// JSON lines, e.g. '{"world":"insert_card","citizen":1}'.
+        #[arg(required = true)]
+        lines: Vec<String>,
+    },
     /// Simulate a card dispenser until killed. SIGUSR1: the citizen takes the card at the gate.
     Dispenser {
         /// Where to put the symlink to the simulator's PTY.
@@ -203,6 +213,31 @@ enum FaultArg {
     SamSelfTestFailed,
 }
 
+/// Sends each line to a kiosk's control socket and prints its answer; the first refused line
+/// stops with its reason.
+fn control(socket: &std::path::Path, lines: &[String]) -> Result<(), String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(|e| {
+        format!(
+            "{}: {e} (is kiosk-app --simulate running?)",
+            socket.display()
+        )
+    })?;
+    let mut replies = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    for line in lines {
+        writeln!(stream, "{}", line.trim()).map_err(|e| e.to_string())?;
+        let mut reply = String::new();
+        replies.read_line(&mut reply).map_err(|e| e.to_string())?;
+        let value: serde_json::Value =
+            serde_json::from_str(&reply).map_err(|_| format!("no answer to {line}"))?;
+        if let Some(e) = value["error"].as_str() {
+            return Err(format!("{line}: {e}"));
+        }
+        println!("{}", reply.trim_end());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Device commands keep stderr for their one error line unless logs are asked for;
@@ -233,6 +268,9 @@ fn main() -> ExitCode {
         Command::Sim {
             command: SimCommand::Camera(args),
         } => return exit(scan::sim_camera(args)),
+        Command::Sim {
+            command: SimCommand::Control { socket, lines },
+        } => return exit(control(&socket, &lines).map(|()| 0)),
         other => other,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -314,7 +352,7 @@ fn main() -> ExitCode {
             | Command::Scan { .. }
             | Command::Sync { .. }
             | Command::Sim {
-                command: SimCommand::Camera(_),
+                command: SimCommand::Camera(_) | SimCommand::Control { .. },
             } => Err("handled without a runtime".into()),
         }
     });
