@@ -229,6 +229,22 @@ impl Kiosk {
         self.screen("receipt")
     }
 
+    /// Identifies citizen `n` and opens the choice of a new application.
+    fn start_new(&mut self, n: u64) -> Applicant {
+        self.identify(n);
+        self.intent(json!({"intent": "new_application"}));
+        self.screen("choose");
+        demo_data::applicant(n)
+    }
+
+    /// Identifies citizen `n`, chooses item `code`, answers its questions and fills the form.
+    fn start_item(&mut self, n: u64, code: &str) {
+        let who = self.start_new(n);
+        self.intent(json!({"intent": "choose_item", "code": code}));
+        self.answer_all();
+        self.fill_form(&who);
+    }
+
     /// Files item `code` for citizen `n` and returns its number, leaving the receipt screen.
     fn file_item(
         &mut self,
@@ -237,13 +253,7 @@ impl Kiosk {
         reuse: bool,
         keep: bool,
     ) -> (String, Vec<&'static str>) {
-        let who = demo_data::applicant(n);
-        self.identify(n);
-        self.intent(json!({"intent": "new_application"}));
-        self.screen("choose");
-        self.intent(json!({"intent": "choose_item", "code": code}));
-        self.answer_all();
-        self.fill_form(&who);
+        self.start_item(n, code);
         let how = self.provide_materials(reuse, false);
         let receipt = self.consent_sign_submit(keep);
         let number = receipt["receipt"]["number"].as_str().unwrap().to_owned();
@@ -362,10 +372,7 @@ fn a_second_visit_reuses_the_page_captured_on_the_first() {
 fn the_hotel_bundle_with_optional_items_and_a_deferred_material() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Kiosk::start(dir.path());
-    let who = demo_data::applicant(22);
-    k.identify(22);
-    k.intent(json!({"intent": "new_application"}));
-    k.screen("choose");
+    let who = k.start_new(22);
     k.intent(json!({"intent": "choose_bundle", "id": HOTEL}));
     let optional = k.screen("optional");
     let items = optional["items"].as_array().unwrap().clone();
@@ -441,13 +448,7 @@ fn with_the_paper_out_the_receipt_is_shown_as_a_qr_code_and_nothing_is_lost() {
 fn a_social_security_card_is_collected_from_the_dispenser_after_the_holder_is_identified_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Kiosk::start(dir.path());
-    let who = demo_data::applicant(24);
-    k.identify(24);
-    k.intent(json!({"intent": "new_application"}));
-    k.screen("choose");
-    k.intent(json!({"intent": "choose_item", "code": SOCIAL_SECURITY_CARD}));
-    k.answer_all();
-    k.fill_form(&who);
+    k.start_item(24, SOCIAL_SECURITY_CARD);
     k.provide_materials(false, false);
     k.intent(json!({"intent": "delivery", "delivery": "dispenser"}));
     k.wait_for("dispenser chosen", |v| v["delivery"] == "dispenser");
