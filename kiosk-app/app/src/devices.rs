@@ -93,6 +93,9 @@ impl Devices {
                 // A bundle's receipt lists a dozen items and the materials still owed, much of
                 // it drawn as raster: give it time on a slow serial line.
                 pc.print_time = RECEIPT_PRINT_TIME;
+                // One slow status reply (a busy kiosk PC) must not take the printer away from
+                // the citizen at the receipt.
+                pc.reply_timeout = STATUS_REPLY_TIME;
                 let printer = EscPosPrinter::open(pc).map_err(err("receipt_printer"))?;
                 forward_status(
                     "receipt-printer",
@@ -177,6 +180,9 @@ pub fn applicant(card: &IdCard) -> Applicant {
 
 /// How long the longest receipt may take to print.
 const RECEIPT_PRINT_TIME: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long the receipt printer may take to answer a status request.
+const STATUS_REPLY_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long a device may take to answer for the first time after the driver starts.
 const FIRST_ANSWER: std::time::Duration = std::time::Duration::from_secs(5);
