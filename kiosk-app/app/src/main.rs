@@ -8,7 +8,6 @@ use kiosk_store::{KeyFile, Store};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Exit status asking the service manager for a restart (a remote `reboot`).
 const EXIT_REBOOT: u8 = 3;
@@ -130,8 +129,7 @@ async fn run(cli: Cli) -> Result<Exit, String> {
             "kiosk-app: no screen yet (the touchscreen UI is a later issue); running headless"
         );
     }
-    tokio::spawn(drive::read_stdin(inputs, world.clone()));
-    let world_kept: Option<Arc<_>> = world;
+    tokio::spawn(drive::read_stdin(inputs, world));
     let exit = tokio::select! {
         exit = kiosk.run(rx, |view| {
             let mut out = std::io::stdout().lock();
@@ -142,6 +140,5 @@ async fn run(cli: Cli) -> Result<Exit, String> {
         }) => exit,
         _ = tokio::signal::ctrl_c() => Exit::Closed,
     };
-    drop(world_kept);
     Ok(exit)
 }

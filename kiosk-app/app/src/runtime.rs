@@ -7,7 +7,6 @@ use crate::config::Config;
 use crate::devices::Devices;
 use application::time::{local_minute, now_ms};
 use catalogue::{Catalogue, Delivery, Installed, TrustStore};
-use device_model::Device as _;
 use dispenser::{CardDispenser, Outcome};
 use kiosk_store::{Store, StoreError};
 use receipt_printer::template::{ApplicationReceipt, MissingMaterial};
@@ -398,19 +397,6 @@ impl Runtime {
             };
             let _ = inputs.send(Input::Event(event));
         });
-    }
-
-    /// Whether a citizen is being served (for the soak benchmark and tests).
-    pub fn in_session(&self) -> bool {
-        self.engine.in_session()
-    }
-
-    /// The dispenser's status, for diagnostics.
-    pub fn dispenser_state(&self) -> Option<device_model::DeviceState> {
-        self.devices
-            .dispenser
-            .as_ref()
-            .map(|d| d.status().borrow().device)
     }
 }
 

@@ -294,9 +294,8 @@ impl Kiosk {
         loop {
             match self.try_world(json!({"world": "decide", "number": number, "status": status})) {
                 Ok(()) => return,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(200));
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200))
                 }
                 Err(e) => panic!("{number} never reached the backend: {e}"),
             }
