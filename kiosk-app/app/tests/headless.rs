@@ -511,6 +511,10 @@ fn an_application_saved_just_before_kill_9_is_there_after_the_restart_and_is_del
 
     let mut k = Kiosk::start(dir.path());
     k.identify(25);
+    // Progress is offered once the lookup has found the citizen's applications.
+    k.wait_for("progress offered", |v| {
+        v["journeys"][1]["available"] == true
+    });
     k.intent(json!({"intent": "progress"}));
     let progress = k.screen("progress");
     assert_eq!(
