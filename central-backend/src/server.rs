@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 use sync_protocol::{
     CommandAck, ErrorBody, Heartbeat, HeartbeatReply, IDEMPOTENCY_KEY, MAX_BODY_BYTES,
-    MAX_PAGE_BYTES, MAX_WAIT_S, REPLAYED, Results, Submission,
+    MAX_PAGE_BYTES, MAX_WAIT_S, REPLAYED, Receipt, Results, Submission, SupplementSubmission,
 };
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -279,19 +279,107 @@ async fn post_application(
         .page_files()
         .map(|p| p.file.as_str())
         .collect();
-    let listed: Vec<&str> = submission.pages.iter().map(|p| p.file.as_str()).collect();
-    if named != listed
-        || submission
-            .pages
-            .iter()
-            .any(|p| !sync_protocol::is_sha256_hex(&p.sha256))
+    if !pages_listed(&named, &submission.pages) {
+        return pages_mismatch();
+    }
+    let pages = submission.pages.iter().map(|p| p.sha256.clone()).collect();
+    idempotent(
+        &app,
+        device,
+        key,
+        body,
+        pages,
+        move |storage, device, key, body| {
+            storage.complete(device, key, &submission, body, now_ms())
+        },
+    )
+    .await
+}
+
+/// Corrections supplied at a kiosk for an application it took.
+async fn post_supplement(
+    State(app): State<Shared>,
+    Extension(identity): Extension<Identity>,
+    UrlPath(number): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match device(&identity) {
+        Ok(d) => d.to_owned(),
+        Err(r) => return r,
+    };
+    let supplement: SupplementSubmission = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("not a supplement: {e}"),
+            );
+        }
+    };
+    let key = sync_protocol::supplement_key(&number, supplement.supplement.n);
+    if supplement.number != number
+        || headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()) != Some(key.as_str())
     {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "pages_mismatch",
-            "the pages list does not match the application's pages",
+            "key_mismatch",
+            "Idempotency-Key must be NUMBER/N of the supplement, for the application in the path",
         );
     }
+    let named: Vec<&str> = supplement
+        .supplement
+        .page_files()
+        .map(|p| p.file.as_str())
+        .collect();
+    if !pages_listed(&named, &supplement.pages) {
+        return pages_mismatch();
+    }
+    let pages = supplement.pages.iter().map(|p| p.sha256.clone()).collect();
+    idempotent(
+        &app,
+        device,
+        key,
+        body,
+        pages,
+        move |storage, device, key, body| {
+            storage.complete_supplement(device, key, &supplement, body, now_ms())
+        },
+    )
+    .await
+}
+
+/// Whether the pages list names exactly the record's page files, in order, by valid digests.
+fn pages_listed(named: &[&str], pages: &[sync_protocol::PageEntry]) -> bool {
+    named.len() == pages.len()
+        && named.iter().zip(pages).all(|(n, p)| *n == p.file)
+        && pages
+            .iter()
+            .all(|p| sync_protocol::is_sha256_hex(&p.sha256))
+}
+
+fn pages_mismatch() -> Response {
+    error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "pages_mismatch",
+        "the pages list does not match the record's pages",
+    )
+}
+
+/// The idempotent part of a submission: a key seen before is answered from what was stored
+/// (or refused when its payload changed, or asked to wait while it is processed); a new one
+/// needs all its pages uploaded, then `complete` stores it durably before the answer.
+async fn idempotent(
+    app: &Shared,
+    device: String,
+    key: String,
+    body: Bytes,
+    pages: Vec<String>,
+    complete: impl FnOnce(&dyn Storage, &str, &str, &[u8]) -> Result<Receipt, StorageError>
+    + Send
+    + 'static,
+) -> Response {
     let storage = app.storage.clone();
     let outcome = blocking(move || {
         let payload_sha = sync_protocol::sha256_hex(&body);
@@ -299,17 +387,15 @@ async fn post_application(
             Begin::New => {}
             other => return Ok(Err(other)),
         }
-        let missing: Vec<String> = submission
-            .pages
-            .iter()
-            .filter(|p| !storage.has_page(&p.sha256).unwrap_or(false))
-            .map(|p| p.sha256.clone())
+        let missing: Vec<String> = pages
+            .into_iter()
+            .filter(|sha| !storage.has_page(sha).unwrap_or(false))
             .collect();
         if !missing.is_empty() {
             storage.abandon(&device, &key)?;
             return Ok(Ok(Err(missing)));
         }
-        match storage.complete(&device, &key, &submission, &body, now_ms()) {
+        match complete(storage.as_ref(), &device, &key, &body) {
             Ok(receipt) => Ok(Ok(Ok(receipt))),
             Err(e) => {
                 let _ = storage.abandon(&device, &key);
@@ -320,7 +406,7 @@ async fn post_application(
     .await;
     match outcome {
         Ok(Ok(Ok(receipt))) => {
-            tracing::info!(number = %receipt.number, case = %receipt.case, "application received");
+            tracing::info!(number = %receipt.number, case = %receipt.case, "submission received");
             (StatusCode::CREATED, Json(receipt)).into_response()
         }
         Ok(Ok(Err(missing))) => retry_soon(error(
@@ -513,7 +599,7 @@ async fn review_decide(
         Ok(r) => r.to_owned(),
         Err(r) => return r,
     };
-    if matches!(status, Status::Saved | Status::Delivered) {
+    if matches!(status, Status::Saved | Status::Delivered | Status::Supplied) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not_a_decision",
@@ -584,6 +670,10 @@ pub fn router(storage: Arc<dyn Storage>, faults: Faults) -> Router {
         .route(
             "/v1/applications",
             post(post_application).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .route(
+            "/v1/applications/{number}/supplements",
+            post(post_supplement).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route("/v1/results", get(get_results))
         .route("/v1/catalogue", get(get_catalogue))

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use sync_protocol::{
     Command, CommandKind, CommandState, Heartbeat, Receipt, ReviewResult, Submission,
+    SupplementSubmission,
 };
 
 /// Why storage failed. The server answers 500 (retry) for all of these.
@@ -91,6 +92,17 @@ pub trait Storage: Send + Sync + 'static {
         payload: &[u8],
         now_ms: i64,
     ) -> Result<Receipt, StorageError>;
+    /// Stores corrections for an application the device took, and the answer for their key, in
+    /// one transaction; the application goes back to review. `NotFound` when the device has no
+    /// such application.
+    fn complete_supplement(
+        &self,
+        device: &str,
+        key: &str,
+        supplement: &SupplementSubmission,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<Receipt, StorageError>;
     /// Forgets an in-progress key after a failure, so a retry can start afresh.
     fn abandon(&self, device: &str, key: &str) -> Result<(), StorageError>;
     /// Review results for a device after a cursor.
@@ -160,6 +172,13 @@ CREATE TABLE IF NOT EXISTS application_pages (
     position INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     PRIMARY KEY (number, position)
+) STRICT;
+CREATE TABLE IF NOT EXISTS supplements (
+    number TEXT NOT NULL REFERENCES applications (number),
+    n INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (number, n)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS results (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -348,6 +367,52 @@ impl Storage for SqliteStorage {
         Ok(receipt)
     }
 
+    fn complete_supplement(
+        &self,
+        device: &str,
+        key: &str,
+        supplement: &SupplementSubmission,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<Receipt, StorageError> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let number = supplement.number.as_str();
+        let case: String = tx
+            .query_row(
+                "SELECT case_id FROM applications WHERE number = ?1 AND device = ?2",
+                params![number, device],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StorageError::NotFound(number.to_owned()))?;
+        tx.execute(
+            "INSERT INTO supplements (number, n, received_ms, body) VALUES (?1, ?2, ?3, ?4)",
+            params![number, supplement.supplement.n, now_ms, payload],
+        )?;
+        // Back to review, unless the reviewer has moved on meanwhile: then it is kept for them.
+        tx.execute(
+            "UPDATE applications SET status = 'supplied'
+             WHERE number = ?1 AND status = 'corrections_needed'",
+            [number],
+        )?;
+        let receipt = Receipt {
+            number: number.to_owned(),
+            case,
+            received_at_ms: now_ms,
+        };
+        tx.execute(
+            "UPDATE submissions SET state = 'done', receipt = ?3 WHERE device = ?1 AND key = ?2",
+            params![
+                device,
+                key,
+                serde_json::to_string(&receipt).unwrap_or_default()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(receipt)
+    }
+
     fn abandon(&self, device: &str, key: &str) -> Result<(), StorageError> {
         lock(&self.conn).execute(
             "DELETE FROM submissions WHERE device = ?1 AND key = ?2 AND state = 'in_progress'",
@@ -470,7 +535,17 @@ impl Storage for SqliteStorage {
             )
             .optional()?
             .ok_or_else(|| StorageError::NotFound(number.to_owned()))?;
-        serde_json::from_slice(&body).map_err(|e| StorageError::Corrupt(e.to_string()))
+        let corrupt = |e: serde_json::Error| StorageError::Corrupt(e.to_string());
+        let mut shown: serde_json::Value = serde_json::from_slice(&body).map_err(corrupt)?;
+        let supplements = conn
+            .prepare("SELECT body FROM supplements WHERE number = ?1 ORDER BY n")?
+            .query_map([number], |r| r.get::<_, Vec<u8>>(0))?
+            .map(|b| serde_json::from_slice::<serde_json::Value>(&b?).map_err(corrupt))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        if let Some(o) = shown.as_object_mut() {
+            o.insert("supplements".into(), supplements.into());
+        }
+        Ok(shown)
     }
 
     fn heartbeat(

@@ -254,10 +254,21 @@ impl Runtime {
                 });
             }
             Effect::SaveSupplement(supplement) => {
-                tracing::warn!(number = %supplement.number, "corrections cannot be saved by this store yet");
-                self.answer(Event::SaveFailed {
-                    failure: SaveFailure::Refused,
-                    reason: "corrections are not yet taken at the kiosk".into(),
+                let (store, catalogue) = (self.store.clone(), self.catalogue.clone());
+                self.blocking(move || {
+                    let s = *supplement;
+                    let saved = lock(&store).supplement(
+                        &catalogue,
+                        &s.number,
+                        s.form,
+                        s.captured,
+                        s.signature,
+                        now_ms(),
+                    );
+                    vec![match saved {
+                        Ok(_) => Event::Saved { number: s.number },
+                        Err(e) => save_failed(&e),
+                    }]
                 });
             }
             Effect::PrintReceipt(info) => self.print_receipt(*info, now),

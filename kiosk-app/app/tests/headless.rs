@@ -4,6 +4,7 @@
 //! through the control socket; what the citizen sees is read off standard output.
 
 use application::Applicant;
+use central_backend::Storage;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -523,4 +524,128 @@ fn an_application_saved_just_before_kill_9_is_there_after_the_restart_and_is_del
         "{progress}"
     );
     k.decide(&number, json!({"status": "accepted"}));
+}
+
+#[test]
+fn corrections_asked_by_the_reviewer_are_supplied_at_the_kiosk_and_reach_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = Kiosk::start(dir.path());
+    let (number, _) = k.file_item(27, CERTIFICATE, false, false);
+    k.wait_for("the receipt printed", |v| v["printing"] == "printed");
+    k.leave();
+    k.decide(
+        &number,
+        json!({"status": "corrections_needed", "corrections": [
+            {"target": "applicant.phone", "note": "电话无法接通，请核对"},
+            {"target": "id_card", "note": "身份证复印件反光，请重新拍摄"},
+        ]}),
+    );
+
+    // The request comes back through the sync agent; the citizen may come before it does.
+    let deadline = Instant::now() + PATIENCE;
+    let progress = loop {
+        k.identify(27);
+        k.wait_for("progress offered", |v| {
+            v["journeys"][1]["available"] == true
+        });
+        k.intent(json!({"intent": "progress"}));
+        let progress = k.screen("progress");
+        if progress["applications"][0]["can_supplement"] == true {
+            break progress;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the kiosk"
+        );
+        k.intent(json!({"intent": "cancel"}));
+        k.world(json!({"world": "remove_card"}));
+        k.screen("attract");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let row = &progress["applications"][0];
+    assert_eq!(
+        (row["number"].as_str(), row["status"].as_str()),
+        (Some(number.as_str()), Some("corrections_needed"))
+    );
+    assert_eq!(
+        row["corrections"],
+        json!(["电话无法接通，请核对", "身份证复印件反光，请重新拍摄"]),
+        "every correction, all at once"
+    );
+
+    k.intent(json!({"intent": "supplement", "number": number}));
+    let asked = k.screen("supplement");
+    assert_eq!(asked["corrections"].as_array().unwrap().len(), 2);
+    assert_eq!(asked["complete"], false);
+    k.intent(json!({"intent": "submit"}));
+    k.intent(json!({"intent": "set_field", "field": "applicant.phone", "value": "13912345678"}));
+    k.wait_for("the phone corrected", |v| {
+        v["screen"] == "supplement" && v["corrections"][0]["value"] == "13912345678"
+    });
+    k.intent(json!({"intent": "capture", "material": "id_card"}));
+    k.screen("capture");
+    k.world(json!({"world": "lay_page", "seed": 77}));
+    k.wait_for("a page captured", |v| {
+        v["screen"] == "capture" && v["pages"] == 1
+    });
+    k.world(json!({"world": "remove_page"}));
+    k.intent(json!({"intent": "capture_done"}));
+    k.wait_for("everything asked supplied", |v| {
+        v["screen"] == "supplement" && v["complete"] == true
+    });
+    k.intent(json!({"intent": "sign", "strokes": [[[100, 200], [300, 220]]]}));
+    k.intent(json!({"intent": "submit"}));
+    let receipt = k.screen("receipt");
+    assert_eq!(
+        (
+            receipt["receipt"]["kind"].as_str(),
+            receipt["receipt"]["number"].as_str()
+        ),
+        (Some("supplement"), Some(number.as_str()))
+    );
+    k.wait_for("the receipt printed", |v| v["printing"] == "printed");
+    k.leave();
+
+    // At the backend: the corrections as given, and the application back in review.
+    let backend =
+        central_backend::SqliteStorage::open_read_only(&dir.path().join("central")).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let shown = loop {
+        let shown = backend.application(&number).unwrap();
+        if shown["supplements"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+        {
+            break shown;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the corrections never reached the backend"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let supplement = &shown["supplements"][0]["supplement"];
+    assert_eq!(
+        supplement["form"],
+        json!([{"field": "applicant.phone", "value": "13912345678"}])
+    );
+    assert_eq!(
+        shown["supplements"][0]["pages"].as_array().unwrap().len(),
+        1
+    );
+    let listed = backend.applications().unwrap();
+    let status = listed.iter().find(|a| a.number == number).unwrap();
+    assert_eq!(status.status, "supplied");
+
+    // Back at the kiosk, progress says so and offers nothing more to supply.
+    k.identify(27);
+    k.wait_for("progress offered", |v| {
+        v["journeys"][1]["available"] == true
+    });
+    k.intent(json!({"intent": "progress"}));
+    let row = k.screen("progress")["applications"][0].clone();
+    assert_eq!(
+        (row["status"].as_str(), row["can_supplement"].as_bool()),
+        (Some("supplied"), Some(false))
+    );
 }

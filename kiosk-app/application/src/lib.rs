@@ -167,6 +167,8 @@ pub enum Status {
         /// Every correction, in full.
         corrections: Vec<Correction>,
     },
+    /// The corrections asked for were supplied at the kiosk (补正已提交); back in review.
+    Supplied,
     /// Rejected (不予受理), with the reason.
     Rejected {
         /// Why.
@@ -242,6 +244,33 @@ pub struct Application {
     pub draft: Draft,
     /// Status history, oldest first.
     pub history: Vec<StatusChange>,
+    /// Corrections supplied at the kiosk, first first; each is delivered on its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supplements: Vec<Supplement>,
+}
+
+/// Corrections supplied for an application (补正), answering the latest `CorrectionsNeeded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supplement {
+    /// Its position among the application's supplements, from 1.
+    pub n: u32,
+    /// When it was saved, ms since the epoch.
+    pub saved_at_ms: i64,
+    /// The corrections it answers.
+    pub corrections: Vec<Correction>,
+    /// Corrected form values.
+    pub form: Vec<FormValue>,
+    /// Materials captured again (always `Captured`).
+    pub materials: Vec<MaterialEntry>,
+    /// The applicant's signature under the corrections.
+    pub signature: Signature,
+}
+
+impl Supplement {
+    /// Every page file the supplement names.
+    pub fn page_files(&self) -> impl Iterator<Item = &PageRef> {
+        pages_of(&self.materials)
+    }
 }
 
 impl Draft {
@@ -279,13 +308,22 @@ impl Application {
         self.history.last().map(|c| &c.status)
     }
 
-    /// Every page file the application names.
+    /// Every page file the application names (as filed; supplements name their own).
     pub fn page_files(&self) -> impl Iterator<Item = &PageRef> {
-        self.draft.materials.iter().flat_map(|m| match &m.provided {
-            Provided::Captured { pages } | Provided::Reused { pages, .. } => pages.as_slice(),
-            Provided::Missing { .. } => &[],
-        })
+        pages_of(&self.draft.materials)
     }
+
+    /// The supplement numbered `n`.
+    pub fn supplement(&self, n: u32) -> Option<&Supplement> {
+        self.supplements.iter().find(|s| s.n == n)
+    }
+}
+
+fn pages_of(materials: &[MaterialEntry]) -> impl Iterator<Item = &PageRef> {
+    materials.iter().flat_map(|m| match &m.provided {
+        Provided::Captured { pages } | Provided::Reused { pages, .. } => pages.as_slice(),
+        Provided::Missing { .. } => &[],
+    })
 }
 
 #[cfg(test)]

@@ -1379,8 +1379,7 @@ impl Engine {
     fn can_supplement(&self, r: &Record) -> bool {
         match &r.status {
             Status::CorrectionsNeeded { corrections } => {
-                !r.supplemented
-                    && self.usable(Device::Store)
+                self.usable(Device::Store)
                     && corrections.iter().all(|c| {
                         self.catalogue.field(&c.target).is_some()
                             || (self.catalogue.material(&c.target).is_some()
@@ -1755,6 +1754,7 @@ impl Engine {
                             corrections.iter().map(|c| c.note.clone()).collect(),
                             None,
                         ),
+                        Status::Supplied => ("supplied", Vec::new(), None),
                         Status::Rejected { reason } => {
                             ("rejected", Vec::new(), Some(reason.clone()))
                         }

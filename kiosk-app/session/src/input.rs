@@ -182,10 +182,8 @@ pub struct Record {
     pub items: Vec<String>,
     /// When it was saved.
     pub saved_at_ms: i64,
-    /// Where it stands.
+    /// Where it stands (`Supplied` once corrections were given for the latest request).
     pub status: Status,
-    /// Whether corrections were already supplied at a kiosk for the current request.
-    pub supplemented: bool,
 }
 
 /// What the store knows of the citizen on the card: the answer to [`crate::Effect::Lookup`].

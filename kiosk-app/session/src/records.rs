@@ -21,7 +21,6 @@ pub fn lookup(
                 status: a.status().cloned().unwrap_or(Status::Saved),
                 items: a.items.clone(),
                 saved_at_ms: a.saved_at_ms,
-                supplemented: false,
                 number,
             })
         })

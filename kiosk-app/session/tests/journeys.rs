@@ -1,294 +1,13 @@
 //! Journeys through the engine, with the effects carried out against a real store in a
-//! temporary directory. Devices are answered here as the runtime answers them; the same
-//! journeys over the device simulators are the kiosk application's tests.
+//! temporary directory (`common`). The same journeys over the device simulators are the kiosk
+//! application's tests.
 
-use application::{Applicant, Provided, Status, time};
-use catalogue::Catalogue;
-use kiosk_store::{Config, KeyFile, Store, StoreError};
+mod common;
+
+use application::{Provided, Status};
+use common::{CERTIFICATE, HOTEL, Kiosk, assert_nothing_of, citizen};
 use serde_json::Value;
-use session::{
-    Command, Device, Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Screen, Settings,
-    Timeouts,
-};
-use std::collections::VecDeque;
-use std::sync::Arc;
-use zeroize::Zeroizing;
-
-const TERMINAL: &str = catalogue::sample::HALL_TERMINAL;
-const HOTEL: &str = "open_hotel";
-/// 无犯罪记录证明开具: one item, no questions, one material.
-const CERTIFICATE: &str = "11440600MB2C0417XA9000164000000";
-
-struct Kiosk {
-    engine: Engine,
-    store: Store,
-    catalogue: Arc<Catalogue>,
-    now: i64,
-    paper: bool,
-    disk_full: bool,
-    printed: Vec<ReceiptInfo>,
-    effects: Vec<String>,
-    rng: demo_data::Rng,
-    _dir: tempfile::TempDir,
-}
-
-impl Kiosk {
-    fn new() -> Kiosk {
-        let dir = tempfile::tempdir().unwrap();
-        KeyFile::create(&dir.path().join("store.key")).unwrap();
-        let store = Store::create(
-            Config::new(dir.path(), TERMINAL),
-            &KeyFile(dir.path().join("store.key")),
-        )
-        .unwrap();
-        let catalogue = Arc::new(catalogue::sample::catalogue().unwrap());
-        let now = time::now_ms();
-        let engine = Engine::new(
-            catalogue.clone(),
-            Settings {
-                terminal: TERMINAL.into(),
-                timeouts: Timeouts::default(),
-                progress_url: "https://zwfw.example.gov.cn/p/".into(),
-            },
-            now,
-        );
-        Kiosk {
-            engine,
-            store,
-            catalogue,
-            now,
-            paper: true,
-            disk_full: false,
-            printed: Vec::new(),
-            effects: Vec::new(),
-            rng: demo_data::Rng::new(3),
-            _dir: dir,
-        }
-    }
-
-    fn intent(&mut self, intent: Intent) {
-        let fx = self.engine.intent(self.now, intent);
-        self.carry_out(fx);
-    }
-
-    fn event(&mut self, event: Event) {
-        let fx = self.engine.event(self.now, event);
-        self.carry_out(fx);
-    }
-
-    fn wait(&mut self, seconds: i64) {
-        self.now += seconds * 1000;
-        let fx = self.engine.tick(self.now);
-        self.carry_out(fx);
-    }
-
-    /// Does what the runtime does for each effect, feeding the outcomes back.
-    fn carry_out(&mut self, fx: Vec<Effect>) {
-        let mut queue: VecDeque<Effect> = fx.into();
-        while let Some(effect) = queue.pop_front() {
-            self.effects.push(format!("{effect:?}"));
-            let answer = match effect {
-                Effect::Lookup { session, id_number } => Some(Event::Records {
-                    session,
-                    records: Box::new(
-                        session::lookup(&self.store, &self.catalogue, &id_number, self.now)
-                            .unwrap(),
-                    ),
-                }),
-                Effect::Save(s) if self.disk_full => {
-                    drop(s);
-                    Some(Event::SaveFailed {
-                        failure: SaveFailure::DiskFull,
-                        reason: "simulated".into(),
-                    })
-                }
-                Effect::Save(s) => {
-                    let s = *s;
-                    match self
-                        .store
-                        .submit(&self.catalogue, s.draft, s.captured, self.now)
-                    {
-                        Ok(saved) => Some(Event::Saved {
-                            number: saved.number,
-                        }),
-                        Err(StoreError::Refused(r)) => panic!("refused: {r}"),
-                        Err(e) => panic!("store: {e}"),
-                    }
-                }
-                Effect::PrintReceipt(r) if self.paper => {
-                    self.printed.push(*r);
-                    Some(Event::ReceiptPrinted)
-                }
-                Effect::PrintReceipt(_) => Some(Event::ReceiptFailed {
-                    reason: "paper out".into(),
-                }),
-                _ => None,
-            };
-            if let Some(event) = answer {
-                queue.extend(self.engine.event(self.now, event));
-            }
-        }
-    }
-
-    fn view(&self) -> Value {
-        serde_json::to_value(self.engine.view()).unwrap()
-    }
-
-    fn screen(&self) -> String {
-        self.view()["screen"].as_str().unwrap().to_owned()
-    }
-
-    fn place_card(&mut self, who: &Applicant) {
-        self.event(Event::CardRead(Box::new(who.clone())));
-    }
-
-    /// Answers every question with `pick` (or the first option), until the form shows.
-    fn answer_all(&mut self, pick: &dyn Fn(&str) -> Option<&'static str>) {
-        while let Screen::Question { id, options, .. } = self.engine.view().screen {
-            let value = pick(&id).unwrap_or(&options[0].id).to_owned();
-            self.intent(Intent::Answer {
-                question: id,
-                value,
-            });
-        }
-    }
-
-    /// Fills every field that is empty or wrong with a valid value, and goes on.
-    fn fill_form(&mut self, who: &Applicant) {
-        let Screen::Form { fields, .. } = self.engine.view().screen else {
-            panic!("not on the form: {}", self.screen());
-        };
-        for f in fields {
-            if f.locked || (!f.value.is_empty() && f.error.is_none() && f.from_earlier) {
-                continue;
-            }
-            let field = self.catalogue.field(&f.id).unwrap().clone();
-            let value = demo_data::field_value(&field, who, &mut self.rng, self.now);
-            self.intent(Intent::SetField {
-                field: f.id.clone(),
-                value,
-            });
-        }
-        self.intent(Intent::Continue);
-        assert_eq!(self.screen(), "materials", "{}", self.view());
-    }
-
-    /// Captures a material: the camera takes `pages` pages.
-    fn capture(&mut self, material: &str, pages: usize) {
-        self.intent(Intent::Capture {
-            material: material.into(),
-        });
-        assert_eq!(self.screen(), "capture");
-        for i in 0..pages {
-            self.event(Event::PageCaptured {
-                material: material.into(),
-                image: Zeroizing::new(format!("page {i} of {material}").into_bytes()),
-            });
-        }
-        self.intent(Intent::CaptureDone);
-    }
-
-    /// Provides every required material: reuse where offered and `reuse`, else later where
-    /// allowed and `later`, else capture.
-    fn provide_materials(&mut self, reuse: bool, later: bool) {
-        let Screen::Materials { materials, .. } = self.engine.view().screen else {
-            panic!("not on materials: {}", self.screen());
-        };
-        for m in materials.iter().filter(|m| m.required) {
-            if reuse && m.reusable.is_some() {
-                self.intent(Intent::Reuse {
-                    material: m.id.clone(),
-                });
-            } else if later && m.can_defer.is_some() {
-                self.intent(Intent::SupplyLater {
-                    material: m.id.clone(),
-                });
-            } else {
-                self.capture(&m.id, 1);
-            }
-        }
-        self.intent(Intent::Continue);
-        assert_eq!(self.screen(), "review", "{}", self.view());
-    }
-
-    fn consent_sign_submit(&mut self, keep: bool) {
-        self.intent(Intent::Continue);
-        assert_eq!(self.screen(), "consent");
-        self.intent(Intent::Continue);
-        assert_eq!(
-            self.screen(),
-            "consent",
-            "no processing consent, no going on"
-        );
-        self.intent(Intent::Consent {
-            processing: true,
-            store_for_reuse: keep,
-        });
-        self.intent(Intent::Continue);
-        assert_eq!(self.screen(), "sign");
-        self.intent(Intent::Submit);
-        assert_eq!(self.screen(), "sign", "no signature, no submission");
-        self.intent(Intent::Sign {
-            strokes: vec![vec![(100, 200), (300, 220), (500, 180)]],
-        });
-        self.intent(Intent::Submit);
-    }
-
-    /// Identifies `who` and chooses the item `code`, answering every question with its first
-    /// option.
-    fn start_item(&mut self, who: &Applicant, code: &str) {
-        self.place_card(who);
-        self.intent(Intent::NewApplication);
-        self.intent(Intent::ChooseItem { code: code.into() });
-        self.answer_all(&|_| None);
-    }
-
-    /// Identifies `who` and fills the 开旅店 form with no optional items and every answer "no".
-    fn start_hotel(&mut self, who: &Applicant) {
-        self.place_card(who);
-        self.intent(Intent::NewApplication);
-        self.intent(Intent::ChooseBundle { id: HOTEL.into() });
-        self.intent(Intent::Continue);
-        self.answer_all(&|_| Some("no"));
-        self.fill_form(who);
-    }
-
-    /// Files the item `code` for `who`, capturing every required material.
-    fn file(&mut self, who: &Applicant, code: &str) {
-        self.start_item(who, code);
-        self.fill_form(who);
-        self.provide_materials(false, false);
-        self.consent_sign_submit(false);
-    }
-
-    /// The citizen leaves, taking card and receipt.
-    fn leave(&mut self) {
-        self.intent(Intent::Cancel);
-        self.event(Event::CardRemoved);
-        self.event(Event::ReceiptTaken);
-    }
-
-    fn applications_of(&self, who: &Applicant) -> Vec<application::Application> {
-        self.store
-            .applications_of(&who.id_number)
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| self.store.application(&n).unwrap())
-            .collect()
-    }
-}
-
-/// Nothing of `who` anywhere in what the screen shows.
-fn assert_nothing_of(view: &Value, who: &Applicant) {
-    let text = view.to_string();
-    for secret in [&who.name[..], &who.id_number[..], &who.id_number[14..]] {
-        assert!(!text.contains(secret), "{secret} leaked: {text}");
-    }
-}
-
-fn citizen(n: u64) -> Applicant {
-    demo_data::applicant(n)
-}
+use session::{Command, Device, Event, Intent, Screen, Timeouts};
 
 #[test]
 fn the_hotel_bundle_with_optional_items_is_filed_printed_and_wiped() {
@@ -729,7 +448,6 @@ fn corrections_asked_are_shown_and_supplied_with_a_signature() {
         strokes: vec![vec![(5, 5), (50, 50)]],
     });
     k.intent(Intent::Submit);
-    assert_eq!(k.screen(), "saving");
     let sent = k
         .effects
         .iter()
@@ -738,6 +456,30 @@ fn corrections_asked_are_shown_and_supplied_with_a_signature() {
     assert!(
         sent.contains(number.as_str()) && sent.contains("pages: 2"),
         "{sent}"
+    );
+    let v = k.view();
+    assert_eq!(
+        (v["screen"].as_str(), v["receipt"]["kind"].as_str()),
+        (Some("receipt"), Some("supplement"))
+    );
+    assert_eq!(v["receipt"]["number"], number.as_str());
+    let stored = k.applications_of(&who).remove(0);
+    assert_eq!(stored.status(), Some(&Status::Supplied));
+    assert_eq!(stored.supplements[0].page_files().count(), 2);
+    // The next visit's progress says so and offers nothing more to supply.
+    k.intent(Intent::Continue);
+    k.intent(Intent::Rate { stars: 4 });
+    k.leave();
+    k.place_card(&who);
+    k.intent(Intent::Progress);
+    let v = k.view();
+    assert_eq!(
+        (
+            v["applications"][0]["status"].as_str(),
+            v["applications"][0]["can_supplement"].as_bool()
+        ),
+        (Some("supplied"), Some(false)),
+        "{v}"
     );
 }
 

@@ -38,6 +38,24 @@ pub enum AuditEvent {
         /// Materials missing under 容缺.
         missing: Vec<String>,
     },
+    /// Corrections for an application were durably saved, with their own outbox entry.
+    SupplementSaved {
+        /// The application's number.
+        number: String,
+        /// The supplement's position, from 1.
+        n: u32,
+        /// Fields corrected (their ids, never their values).
+        fields: Vec<String>,
+        /// Pages captured again.
+        pages: u32,
+    },
+    /// The central office received corrections supplied at the kiosk.
+    SupplementDelivered {
+        /// The application's number.
+        number: String,
+        /// The supplement's position.
+        n: u32,
+    },
     /// A submission was refused because the disk is nearly full; nothing was saved.
     DiskFull {
         /// Bytes free.

@@ -3,7 +3,7 @@
 //! form passes its check, and every material of the merged list is captured, reused from a
 //! valid consented copy, or missing where 容缺 allows it and by a deadline within the rules.
 
-use application::{Draft, Provided, time};
+use application::{Correction, Draft, FormValue, Provided, Signature, time};
 use catalogue::{Catalogue, FieldError, Plan, PlanError};
 
 /// Why an application is refused before anything is saved.
@@ -86,6 +86,72 @@ pub enum Refusal {
         "stored copy `{0}` cannot be reused: unknown, expired, not consented or another material"
     )]
     ReuseInvalid(String),
+    /// Corrections for an application that asks for none now.
+    #[error("application {0} asks for no corrections")]
+    NothingToCorrect(String),
+    /// A correction of something the reviewer did not ask about.
+    #[error("`{0}` was not asked to be corrected")]
+    NotAsked(String),
+    /// A correction asked for is not answered.
+    #[error("the correction of `{0}` is missing")]
+    CorrectionMissing(String),
+}
+
+/// Checks corrections supplied for `asked`: each field value passes its field's check, each
+/// material has an accepted number of pages, everything asked is answered and nothing else.
+pub(crate) fn check_supplement(
+    catalogue: &Catalogue,
+    asked: &[Correction],
+    form: &[FormValue],
+    captured: &[(&str, usize)],
+    signature: &Signature,
+) -> Result<(), Refusal> {
+    if signature.strokes.iter().all(Vec::is_empty) {
+        return Err(Refusal::NotSigned);
+    }
+    let mut answered: Vec<&str> = Vec::new();
+    let targets = form
+        .iter()
+        .map(|v| v.field.as_str())
+        .chain(captured.iter().map(|(m, _)| *m));
+    for target in targets {
+        if !asked.iter().any(|c| c.target == target) {
+            return Err(Refusal::NotAsked(target.to_owned()));
+        }
+        if answered.contains(&target) {
+            return Err(Refusal::Repeated(target.to_owned()));
+        }
+        answered.push(target);
+    }
+    for v in form {
+        let field = catalogue
+            .field(&v.field)
+            .ok_or_else(|| Refusal::UnknownField(v.field.clone()))?;
+        field.check(&v.value).map_err(|error| Refusal::Field {
+            field: v.field.clone(),
+            error,
+        })?;
+    }
+    for (id, pages) in captured {
+        let material = catalogue
+            .material(id)
+            .ok_or_else(|| Refusal::UnknownMaterial((*id).to_owned()))?;
+        let max = material.capture.max_pages;
+        if *pages == 0 || *pages > max as usize {
+            return Err(Refusal::Pages {
+                material: (*id).to_owned(),
+                pages: *pages,
+                max,
+            });
+        }
+    }
+    match asked
+        .iter()
+        .find(|c| !answered.contains(&c.target.as_str()))
+    {
+        Some(c) => Err(Refusal::CorrectionMissing(c.target.clone())),
+        None => Ok(()),
+    }
 }
 
 /// Checks `draft` (with `captured` page counts per material) against `catalogue`; returns the

@@ -73,6 +73,29 @@ const MIGRATIONS: &[&str] = &[
     "DROP INDEX outbox_due;
      CREATE INDEX outbox_due ON outbox (state, next_attempt_ms, created_ms);
      CREATE INDEX outbox_leases ON outbox (state, lease_until_ms);",
+    // 6: corrections supplied at the kiosk are delivered on their own: an outbox entry is one
+    // part of an application, 0 the application itself and N its Nth supplement.
+    "CREATE TABLE outbox_parts (
+         id TEXT PRIMARY KEY,
+         application TEXT NOT NULL REFERENCES applications (number) ON DELETE CASCADE,
+         part INTEGER NOT NULL DEFAULT 0,
+         state TEXT NOT NULL CHECK (state IN ('pending', 'inflight', 'delivered', 'rejected', 'dead')),
+         attempts INTEGER NOT NULL DEFAULT 0,
+         next_attempt_ms INTEGER NOT NULL,
+         lease_until_ms INTEGER,
+         last_error TEXT,
+         created_ms INTEGER NOT NULL,
+         delivered_ms INTEGER,
+         UNIQUE (application, part)
+     ) STRICT;
+     INSERT INTO outbox_parts (id, application, part, state, attempts, next_attempt_ms,
+         lease_until_ms, last_error, created_ms, delivered_ms)
+     SELECT id, application, 0, state, attempts, next_attempt_ms, lease_until_ms, last_error,
+         created_ms, delivered_ms FROM outbox;
+     DROP TABLE outbox;
+     ALTER TABLE outbox_parts RENAME TO outbox;
+     CREATE INDEX outbox_due ON outbox (state, next_attempt_ms, created_ms);
+     CREATE INDEX outbox_leases ON outbox (state, lease_until_ms);",
 ];
 
 /// The schema version this build writes.

@@ -5,8 +5,8 @@ use crate::audit::{self, AuditEvent, ChainCheck};
 use crate::crypto::{Cipher, KeySource, Keys};
 use crate::rules::{self, Refusal};
 use application::{
-    Application, ApplicationNumber, Draft, FormValue, MaterialEntry, PageRef, Provided, Status,
-    StatusChange,
+    Application, ApplicationNumber, Draft, FormValue, MaterialEntry, PageRef, Provided, Signature,
+    Status, StatusChange, Supplement,
 };
 use catalogue::{Autofill, Catalogue, TrustLevel};
 use nix::fcntl::{Flock, FlockArg};
@@ -333,6 +333,87 @@ impl Store {
             }
         }
 
+        let reusable_consented = draft.consents.store_for_reuse;
+        self.with_pages(captured, |store, materials, pages, committing| {
+            let mut new_stored = Vec::new();
+            for (material, pages) in materials.iter().zip(pages) {
+                let reusable = catalogue.material(material).filter(|m| m.reusable);
+                if let Some(m) = reusable.filter(|_| reusable_consented) {
+                    new_stored.push(StoredMaterial {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        material: m.id.clone(),
+                        trust: m.trust,
+                        captured_at_ms: now_ms,
+                        valid_until_ms: m.validity_days.map(|d| now_ms + i64::from(d) * 86_400_000),
+                        pages: pages.clone(),
+                    });
+                }
+                entries.push(MaterialEntry {
+                    material: material.clone(),
+                    provided: Provided::Captured { pages },
+                });
+            }
+            let draft = Draft {
+                materials: entries,
+                ..draft
+            };
+            store.commit_application(items, draft, applicant_key, new_stored, now_ms, committing)
+        })
+    }
+
+    /// Saves corrections supplied for an application that asks for them, and queues them for
+    /// delivery: the supplement joins the sealed record, the history says `Supplied`, and the
+    /// outbox gets an entry of its own, all in one durable transaction. Every correction asked
+    /// for must be answered, and nothing else. Returns the supplement's position.
+    pub fn supplement(
+        &mut self,
+        catalogue: &Catalogue,
+        number: &ApplicationNumber,
+        form: Vec<FormValue>,
+        captured: Vec<CapturedMaterial>,
+        signature: Signature,
+        now_ms: i64,
+    ) -> Result<u32, StoreError> {
+        let Some(Status::CorrectionsNeeded { corrections }) =
+            self.application(number)?.status().cloned()
+        else {
+            return Err(Refusal::NothingToCorrect(number.to_string()).into());
+        };
+        let counts: Vec<(&str, usize)> = captured
+            .iter()
+            .map(|c| (c.material.as_str(), c.pages.len()))
+            .collect();
+        rules::check_supplement(catalogue, &corrections, &form, &counts, &signature)?;
+        self.with_pages(captured, |store, materials, pages, committing| {
+            let materials = materials
+                .iter()
+                .zip(pages)
+                .map(|(material, pages)| MaterialEntry {
+                    material: material.clone(),
+                    provided: Provided::Captured { pages },
+                })
+                .collect();
+            let supplement = Supplement {
+                n: 0,
+                saved_at_ms: now_ms,
+                corrections,
+                form,
+                materials,
+                signature,
+            };
+            store.commit_supplement(number, supplement, now_ms, committing)
+        })
+    }
+
+    /// Writes the captured pages, then runs `commit` with their references. The images are
+    /// wiped once written. On an error nothing is left: the pages written are removed, unless
+    /// the commit had begun (a failed COMMIT may still have reached the WAL, so the start-up
+    /// sweep, which removes only files no row names, sees to them).
+    fn with_pages<T>(
+        &mut self,
+        captured: Vec<CapturedMaterial>,
+        commit: impl FnOnce(&mut Self, &[String], Vec<Vec<PageRef>>, &mut bool) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let bytes: u64 = captured
             .iter()
             .flat_map(|c| c.pages.iter())
@@ -343,48 +424,16 @@ impl Store {
             .write_pages(&captured)
             .map_err(|e| e.or_disk_full(free))?;
         let written: Vec<String> = pages.iter().flatten().map(|p| p.file.clone()).collect();
-        let mut new_stored = Vec::new();
-        for (c, pages) in captured.iter().zip(pages) {
-            let reusable = catalogue.material(&c.material).filter(|m| m.reusable);
-            if let Some(m) = reusable.filter(|_| draft.consents.store_for_reuse) {
-                new_stored.push(StoredMaterial {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    material: m.id.clone(),
-                    trust: m.trust,
-                    captured_at_ms: now_ms,
-                    valid_until_ms: m.validity_days.map(|d| now_ms + i64::from(d) * 86_400_000),
-                    pages: pages.clone(),
-                });
-            }
-            entries.push(MaterialEntry {
-                material: c.material.clone(),
-                provided: Provided::Captured { pages },
-            });
-        }
-        drop(captured);
-        let draft = Draft {
-            materials: entries,
-            ..draft
-        };
+        let materials: Vec<String> = captured.into_iter().map(|c| c.material).collect();
         let mut committing = false;
-        let saved = self
-            .commit_application(
-                items,
-                draft,
-                applicant_key,
-                new_stored,
-                now_ms,
-                &mut committing,
-            )
-            .map_err(|e| e.or_disk_full(free));
-        // A failed COMMIT may still have reached the WAL: then the pages are needed. Leave them
-        // to the start-up sweep, which removes only files no row names.
-        if saved.is_err() && !committing {
+        let done =
+            commit(self, &materials, pages, &mut committing).map_err(|e| e.or_disk_full(free));
+        if done.is_err() && !committing {
             for file in &written {
                 let _ = std::fs::remove_file(self.pages_dir.join(file));
             }
         }
-        saved
+        done
     }
 
     /// Seals the pages on worker threads (one per core) while this thread writes and
@@ -482,6 +531,7 @@ impl Store {
                 status: Status::Saved,
                 at_ms: now_ms,
             }],
+            supplements: Vec::new(),
         };
         let json = Zeroizing::new(
             serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
@@ -575,6 +625,57 @@ impl Store {
         Ok(Saved { number, items })
     }
 
+    fn commit_supplement(
+        &mut self,
+        number: &ApplicationNumber,
+        mut supplement: Supplement,
+        now_ms: i64,
+        committing: &mut bool,
+    ) -> Result<u32, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read again under the write lock: a review result may have arrived since the check.
+        let mut application = load_application(&tx, &self.keys, number)?;
+        let asked = Status::CorrectionsNeeded {
+            corrections: supplement.corrections.clone(),
+        };
+        if application.status() != Some(&asked) {
+            return Err(Refusal::NothingToCorrect(number.to_string()).into());
+        }
+        let n = application.supplements.len() as u32 + 1;
+        supplement.n = n;
+        let owner = format!("app:{number}");
+        for page in supplement.page_files() {
+            tx.execute(
+                "INSERT OR IGNORE INTO page_refs (file, owner) VALUES (?1, ?2)",
+                params![page.file, owner],
+            )?;
+        }
+        let event = AuditEvent::SupplementSaved {
+            number: number.to_string(),
+            n,
+            fields: supplement.form.iter().map(|v| v.field.clone()).collect(),
+            pages: supplement.page_files().count() as u32,
+        };
+        application.supplements.push(supplement);
+        application.history.push(StatusChange {
+            status: Status::Supplied,
+            at_ms: now_ms,
+        });
+        reseal(&tx, &self.keys, &application, now_ms)?;
+        tx.execute(
+            "INSERT INTO outbox (id, application, part, state, next_attempt_ms, created_ms)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+            params![uuid::Uuid::now_v7().to_string(), number.as_str(), n, now_ms],
+        )?;
+        audit::append(&tx, &self.keys, now_ms, &event)?;
+        *committing = true;
+        tx.commit()?;
+        tracing::info!(number = %number, n, "corrections saved");
+        Ok(n)
+    }
+
     /// The application with this number.
     pub fn application(&self, number: &ApplicationNumber) -> Result<Application, StoreError> {
         load_application(&self.conn, &self.keys, number)
@@ -583,7 +684,7 @@ impl Store {
     /// The page images of an application, in order; each opens only if it is the page sealed
     /// under its name.
     pub fn pages(&self, application: &Application) -> Result<Vec<PageImage>, StoreError> {
-        read_pages(&self.keys, &self.pages_dir, application)
+        read_pages(&self.keys, &self.pages_dir, &application.draft.materials)
     }
 
     /// The numbers and statuses of a citizen's applications, found by ID number through the
@@ -732,7 +833,8 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let numbers: Vec<String> = tx
             .prepare(
-                "SELECT application FROM outbox WHERE state = 'delivered' AND delivered_ms < ?1",
+                "SELECT application FROM outbox GROUP BY application
+                 HAVING MIN(state = 'delivered') = 1 AND MAX(delivered_ms) < ?1",
             )?
             .query_map([now_ms - retention_ms], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -942,14 +1044,15 @@ fn unseal_application(
         .map_err(|_| StoreError::Sealed(format!("the record of {number} does not parse")))
 }
 
-/// The page images of an application, in order, each opened against its file name.
+/// The page images of materials (an application's or a supplement's), in order, each opened
+/// against its file name.
 pub(crate) fn read_pages(
     keys: &Keys,
     pages_dir: &Path,
-    application: &Application,
+    materials: &[MaterialEntry],
 ) -> Result<Vec<PageImage>, StoreError> {
     let mut out = Vec::new();
-    for m in &application.draft.materials {
+    for m in materials {
         let pages = match &m.provided {
             Provided::Captured { pages } | Provided::Reused { pages, .. } => pages,
             Provided::Missing { .. } => continue,
@@ -975,19 +1078,11 @@ pub(crate) fn apply_status(
     let mut application = load_application(tx, keys, number)?;
     let name = status_name(&status);
     application.history.push(StatusChange { status, at_ms });
-    let json = Zeroizing::new(
-        serde_json::to_vec(&application).map_err(|e| StoreError::Sealed(e.to_string()))?,
-    );
-    let applicant_key = keys.lookup_key(&application.draft.applicant.id_number);
-    let sealed = keys.seal(&json, record_context(number, &applicant_key).as_bytes())?;
-    tx.execute(
-        "UPDATE applications SET status = ?2, status_at_ms = ?3, sealed = ?4 WHERE number = ?1",
-        params![number.as_str(), name, at_ms, sealed],
-    )?;
+    reseal(tx, keys, &application, at_ms)?;
     if matches!(application.status(), Some(Status::Delivered)) {
         tx.execute(
             "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, lease_until_ms = NULL
-             WHERE application = ?1",
+             WHERE application = ?1 AND part = 0",
             params![number.as_str(), at_ms],
         )?;
     }
@@ -999,6 +1094,27 @@ pub(crate) fn apply_status(
             number: number.to_string(),
             status: name.to_owned(),
         },
+    )?;
+    Ok(())
+}
+
+/// Seals the application again and stores it with its current status.
+fn reseal(
+    tx: &rusqlite::Transaction<'_>,
+    keys: &Keys,
+    application: &Application,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let json = Zeroizing::new(
+        serde_json::to_vec(application).map_err(|e| StoreError::Sealed(e.to_string()))?,
+    );
+    let number = &application.number;
+    let applicant_key = keys.lookup_key(&application.draft.applicant.id_number);
+    let sealed = keys.seal(&json, record_context(number, &applicant_key).as_bytes())?;
+    let status = application.status().map_or("saved", status_name);
+    tx.execute(
+        "UPDATE applications SET status = ?2, status_at_ms = ?3, sealed = ?4 WHERE number = ?1",
+        params![number.as_str(), status, at_ms, sealed],
     )?;
     Ok(())
 }
@@ -1088,6 +1204,7 @@ fn status_name(status: &Status) -> &'static str {
         Status::Delivered => "delivered",
         Status::Accepted => "accepted",
         Status::CorrectionsNeeded { .. } => "corrections_needed",
+        Status::Supplied => "supplied",
         Status::Rejected { .. } => "rejected",
         Status::ResultReady { .. } => "result_ready",
         Status::Collected => "collected",

@@ -33,6 +33,8 @@ pub struct Job {
     pub id: String,
     /// The application.
     pub number: ApplicationNumber,
+    /// What is sent: 0 the application itself, N its Nth supplement of corrections.
+    pub part: u32,
     /// Failed attempts so far.
     pub attempts: u32,
 }
@@ -83,17 +85,28 @@ pub struct Payloads {
 }
 
 impl Payloads {
-    /// The application as it is stored, and its page images in the order its record lists
-    /// them. Only the record is read under this reader's lock.
+    /// The application as it is stored, and the page images of the part sent (the
+    /// application's own, or its supplement's) in the order the record lists them. Only the
+    /// record is read under this reader's lock.
     pub fn read(
         &self,
         number: &ApplicationNumber,
+        part: u32,
     ) -> Result<(Application, Vec<PageImage>), StoreError> {
         let application = {
             let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
             load_application(&conn, &self.keys, number)?
         };
-        let pages = read_pages(&self.keys, &self.dir, &application)?;
+        let materials = match part {
+            0 => &application.draft.materials,
+            n => {
+                &application
+                    .supplement(n)
+                    .ok_or_else(|| StoreError::NotFound(format!("{number} supplement {n}")))?
+                    .materials
+            }
+        };
+        let pages = read_pages(&self.keys, &self.dir, materials)?;
         Ok((application, pages))
     }
 }
@@ -155,11 +168,11 @@ impl SyncDb {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Expired leases first (they are the most overdue), then what is due in order. Two
         // queries, each read off its index in order: one OR-ed query sorted the whole queue.
-        let mut rows: Vec<(String, String, u32)> = Vec::new();
+        let mut rows: Vec<(String, String, u32, u32)> = Vec::new();
         for sql in [
-            "SELECT id, application, attempts FROM outbox
+            "SELECT id, application, part, attempts FROM outbox
              WHERE state = 'inflight' AND lease_until_ms < ?1 ORDER BY lease_until_ms LIMIT ?2",
-            "SELECT id, application, attempts FROM outbox
+            "SELECT id, application, part, attempts FROM outbox
              WHERE state = 'pending' AND next_attempt_ms <= ?1
              ORDER BY next_attempt_ms, created_ms LIMIT ?2",
         ] {
@@ -167,13 +180,13 @@ impl SyncDb {
             rows.extend(
                 tx.prepare_cached(sql)?
                     .query_map(params![now_ms, left], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                     })?
                     .collect::<Result<Vec<_>, _>>()?,
             );
         }
         let mut jobs = Vec::with_capacity(rows.len());
-        for (id, number, attempts) in rows {
+        for (id, number, part, attempts) in rows {
             tx.execute(
                 "UPDATE outbox SET state = 'inflight', lease_until_ms = ?2 WHERE id = ?1",
                 params![id, now_ms + lease_ms],
@@ -183,6 +196,7 @@ impl SyncDb {
             jobs.push(Job {
                 id,
                 number,
+                part,
                 attempts,
             });
         }
@@ -206,7 +220,8 @@ impl SyncDb {
     }
 
     /// Records the server's acceptance of each job: the entries are delivered and the
-    /// applications' histories say so, in one durable transaction (a group commit: one fsync
+    /// applications' histories say so (a supplement's entry is closed and audited; the
+    /// history already says `Supplied`), in one durable transaction (a group commit: one fsync
     /// for all that finished together). Losing it to a crash only means sending again, which
     /// the server answers from its stored reply.
     pub fn delivered(&mut self, jobs: &[Job], now_ms: i64) -> Result<(), StoreError> {
@@ -219,8 +234,26 @@ impl SyncDb {
                     r.get(0)
                 })
                 .optional()?;
-            if state.as_deref() != Some("delivered") {
+            if state.as_deref() == Some("delivered") {
+                continue;
+            }
+            if job.part == 0 {
                 apply_status(&tx, &self.keys, &job.number, Status::Delivered, now_ms)?;
+            } else {
+                tx.execute(
+                    "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, lease_until_ms = NULL
+                     WHERE id = ?1",
+                    params![job.id, now_ms],
+                )?;
+                audit::append(
+                    &tx,
+                    &self.keys,
+                    now_ms,
+                    &AuditEvent::SupplementDelivered {
+                        number: job.number.to_string(),
+                        n: job.part,
+                    },
+                )?;
             }
         }
         tx.commit()?;

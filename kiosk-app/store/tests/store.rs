@@ -801,3 +801,136 @@ fn a_row_moved_to_another_citizen_shows_them_nothing() {
         "and verify names it"
     );
 }
+
+#[test]
+fn corrections_answer_exactly_what_was_asked_and_go_out_as_their_own_delivery() {
+    use application::{Correction, FormValue, Signature};
+    use kiosk_store::sync::SyncDb;
+    let k = Kiosk::new();
+    let mut store = k.open();
+    let (draft, captured) = k.draft(&store, 3);
+    let field = draft.form[0].field.clone();
+    let good_value = draft.form[0].value.clone();
+    let material = captured[0].material.clone();
+    let number = store
+        .submit(&k.catalogue, draft, captured, NOW)
+        .unwrap()
+        .number;
+    let signature = || Signature {
+        strokes: vec![vec![(1, 1), (9, 9)]],
+    };
+    let page = || CapturedMaterial {
+        material: material.clone(),
+        pages: vec![Zeroizing::new(vec![7; 900])],
+    };
+    let value = |v: &str| FormValue {
+        field: field.clone(),
+        value: v.to_owned(),
+    };
+    let supply = |store: &mut Store, form: Vec<FormValue>, captured: Vec<CapturedMaterial>| {
+        store.supplement(
+            &k.catalogue,
+            &number,
+            form,
+            captured,
+            signature(),
+            NOW + DAY,
+        )
+    };
+    let refused = |r: Result<u32, StoreError>| match r {
+        Err(StoreError::Refused(r)) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    assert_eq!(
+        refused(supply(&mut store, vec![value(&good_value)], vec![page()])),
+        Refusal::NothingToCorrect(number.to_string()),
+        "nothing was asked yet"
+    );
+    let asked = vec![
+        Correction {
+            target: field.clone(),
+            note: "请核对".into(),
+        },
+        Correction {
+            target: material.clone(),
+            note: "请重新拍摄".into(),
+        },
+    ];
+    store
+        .record_status(
+            &number,
+            Status::CorrectionsNeeded {
+                corrections: asked.clone(),
+            },
+            NOW + DAY,
+        )
+        .unwrap();
+    let files_before = page_files(&k.data);
+    assert_eq!(
+        refused(supply(&mut store, vec![value(&good_value)], Vec::new())),
+        Refusal::CorrectionMissing(material.clone())
+    );
+    let other = CapturedMaterial {
+        material: "not-asked".into(),
+        pages: vec![Zeroizing::new(vec![1; 10])],
+    };
+    assert_eq!(
+        refused(supply(
+            &mut store,
+            vec![value(&good_value)],
+            vec![page(), other]
+        )),
+        Refusal::NotAsked("not-asked".into())
+    );
+    assert!(matches!(
+        refused(supply(&mut store, vec![value("")], vec![page()])),
+        Refusal::Field { .. }
+    ));
+    assert_eq!(page_files(&k.data), files_before, "refusals write nothing");
+
+    let n = supply(&mut store, vec![value(&good_value)], vec![page()]).unwrap();
+    assert_eq!(n, 1);
+    let app = store.application(&number).unwrap();
+    assert_eq!(app.status(), Some(&Status::Supplied));
+    let supplement = app.supplement(1).unwrap();
+    assert_eq!(supplement.corrections, asked);
+    assert_eq!(supplement.page_files().count(), 1);
+    assert_eq!(page_files(&k.data), files_before + 1);
+    assert_eq!(
+        refused(supply(&mut store, vec![value(&good_value)], vec![page()])),
+        Refusal::NothingToCorrect(number.to_string()),
+        "supplied once: nothing is asked any more"
+    );
+    drop(store);
+
+    // The agent sends the application, then the supplement with only its own page.
+    let mut sync = SyncDb::open(&k.data, &KeyFile(k.key.clone())).unwrap();
+    let jobs = sync.take(NOW + DAY, 60_000, 10).unwrap();
+    let parts: Vec<u32> = jobs.iter().map(|j| j.part).collect();
+    assert_eq!(parts, [0, 1]);
+    let payloads = sync.payloads().unwrap();
+    let (_, pages) = payloads.read(&number, 1).unwrap();
+    assert_eq!(pages.len(), 1);
+    assert_eq!(
+        (pages[0].0.as_str(), pages[0].1.to_vec()),
+        (material.as_str(), vec![7; 900])
+    );
+    sync.delivered(&jobs[1..], NOW + DAY).unwrap();
+    drop(sync);
+    let mut store = k.open();
+    assert_eq!(
+        store.application(&number).unwrap().status(),
+        Some(&Status::Supplied),
+        "the supplement's delivery leaves the history as it is"
+    );
+    // Not purged while any part of it is undelivered.
+    assert!(
+        store
+            .purge(NOW + 90 * DAY, 30 * DAY)
+            .unwrap()
+            .applications
+            .is_empty()
+    );
+    assert_eq!(store.verify().unwrap().audit_chain, "ok");
+}

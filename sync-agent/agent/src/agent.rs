@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sync_protocol::{
     CommandAck, CommandState, DeadLetter, DeviceReport, Heartbeat, HeartbeatReply, IDEMPOTENCY_KEY,
-    PageEntry, QueueReport, Results, Submission, SyncStats,
+    PageEntry, QueueReport, Results, Submission, SupplementSubmission, SyncStats,
 };
 use tokio::task::{JoinHandle, JoinSet};
 use zeroize::Zeroizing;
@@ -228,13 +228,16 @@ impl Agent {
     }
 
     async fn deliver(self: &Arc<Self>, job: &Job) -> Outcome {
-        let number = job.number.clone();
+        let (number, part) = (job.number.clone(), job.part);
         let agent = self.clone();
         // Through the reader's own connection, not the store's: a group commit in progress
         // does not hold up the next delivery's preparation.
         let prepared = tokio::task::spawn_blocking(move || {
-            let (application, pages) = agent.payloads.read(&number)?;
-            submission(application, pages)
+            let (application, pages) = agent.payloads.read(&number, part)?;
+            match part {
+                0 => submission(application, pages),
+                n => supplement_submission(application, n, pages),
+            }
         })
         .await
         .unwrap_or_else(|e| Err(StoreError::Config(format!("store task failed: {e}"))));
@@ -272,9 +275,16 @@ impl Agent {
                 Err(outcome) => return outcome,
             }
         }
+        let (path, key) = match job.part {
+            0 => ("/v1/applications".to_owned(), job.number.to_string()),
+            n => (
+                format!("/v1/applications/{}/supplements", job.number),
+                sync_protocol::supplement_key(job.number.as_str(), n),
+            ),
+        };
         let response = http
-            .post(self.settings.url("/v1/applications"))
-            .header(IDEMPOTENCY_KEY, job.number.as_str())
+            .post(self.settings.url(&path))
+            .header(IDEMPOTENCY_KEY, key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
@@ -561,8 +571,11 @@ fn device_reports(data_dir: &std::path::Path) -> Vec<DeviceReport> {
     out
 }
 
-/// A submission body and its pages (SHA-256, image), in the order they are sent.
-pub type Prepared = (Vec<u8>, Vec<(String, Zeroizing<Vec<u8>>)>);
+/// Pages by address: (SHA-256, image), in the order they are sent.
+pub type AddressedPages = Vec<(String, Zeroizing<Vec<u8>>)>;
+
+/// A submission body and its pages.
+pub type Prepared = (Vec<u8>, AddressedPages);
 
 /// Builds the exact bytes sent for an application: the application as it was saved (statuses
 /// recorded since, such as a review result applied before a retry, must not change what a
@@ -572,7 +585,45 @@ pub fn submission(
     pages: Vec<kiosk_store::PageImage>,
 ) -> Result<Prepared, StoreError> {
     application.history.truncate(1);
+    application.supplements.clear();
     let files: Vec<String> = application.page_files().map(|p| p.file.clone()).collect();
+    let (entries, bodies) = addressed(files, pages);
+    let body = serde_json::to_vec(&Submission {
+        application,
+        pages: entries,
+    })
+    .map_err(|e| StoreError::Sealed(e.to_string()))?;
+    Ok((body, bodies))
+}
+
+/// Builds the exact bytes sent for an application's `n`th supplement, and its pages.
+pub fn supplement_submission(
+    application: application::Application,
+    n: u32,
+    pages: Vec<kiosk_store::PageImage>,
+) -> Result<Prepared, StoreError> {
+    let number = application.number.to_string();
+    let supplement = application
+        .supplements
+        .into_iter()
+        .find(|s| s.n == n)
+        .ok_or_else(|| StoreError::NotFound(format!("{number} supplement {n}")))?;
+    let files: Vec<String> = supplement.page_files().map(|p| p.file.clone()).collect();
+    let (entries, bodies) = addressed(files, pages);
+    let body = serde_json::to_vec(&SupplementSubmission {
+        number,
+        supplement,
+        pages: entries,
+    })
+    .map_err(|e| StoreError::Sealed(e.to_string()))?;
+    Ok((body, bodies))
+}
+
+/// Each page's entry (file, material, SHA-256, size) and its image under its address.
+fn addressed(
+    files: Vec<String>,
+    pages: Vec<kiosk_store::PageImage>,
+) -> (Vec<PageEntry>, AddressedPages) {
     let mut entries = Vec::with_capacity(pages.len());
     let mut bodies = Vec::with_capacity(pages.len());
     for (file, (material, image)) in files.into_iter().zip(pages) {
@@ -585,12 +636,7 @@ pub fn submission(
         });
         bodies.push((sha256, image));
     }
-    let body = serde_json::to_vec(&Submission {
-        application,
-        pages: entries,
-    })
-    .map_err(|e| StoreError::Sealed(e.to_string()))?;
-    Ok((body, bodies))
+    (entries, bodies)
 }
 
 /// Sorts a response into success or a retry decision.

@@ -8,6 +8,9 @@
 //! - An application is `POST /v1/applications` with `Idempotency-Key` = its number. The same key
 //!   with the same payload returns the stored answer; a changed payload is 422; one still being
 //!   processed is 409.
+//! - Corrections supplied at a kiosk are `POST /v1/applications/{number}/supplements` with
+//!   `Idempotency-Key` = `{number}/{n}` ([`supplement_key`]), after their pages, under the same
+//!   rules; the server moves the application back to review (`supplied`).
 //! - Review results come back through a cursor (`GET /v1/results?after=N&wait_s=S`, a long poll).
 //! - The catalogue and configuration are pulled with `If-None-Match`; the ETag is the SHA-256
 //!   of the published bytes, so the installed file is its own ETag.
@@ -18,7 +21,7 @@
 
 pub mod tls;
 
-use application::{Application, Status};
+use application::{Application, Status, Supplement};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -71,6 +74,24 @@ pub struct Submission {
     pub application: Application,
     /// Its pages, in the record's order.
     pub pages: Vec<PageEntry>,
+}
+
+/// The body of `POST /v1/applications/{number}/supplements`; serialised the same way every
+/// time, like [`Submission`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplementSubmission {
+    /// The application corrected.
+    pub number: String,
+    /// The corrections as the kiosk saved them.
+    pub supplement: Supplement,
+    /// Its pages, in the supplement's order.
+    pub pages: Vec<PageEntry>,
+}
+
+/// The idempotency key of an application's `n`th supplement.
+pub fn supplement_key(number: &str, n: u32) -> String {
+    format!("{number}/{n}")
 }
 
 /// The server's answer to an accepted submission; repeated verbatim for a repeat.
