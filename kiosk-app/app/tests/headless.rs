@@ -649,3 +649,95 @@ fn corrections_asked_by_the_reviewer_are_supplied_at_the_kiosk_and_reach_the_bac
         (Some("supplied"), Some(false))
     );
 }
+
+/// Every regular file under `dir` that holds `secret` in clear (symbolic links, such as the
+/// simulators' PTYs, and sockets are not read).
+fn files_holding(dir: &Path, secret: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let (path, kind) = (entry.path(), entry.file_type().unwrap());
+            if kind.is_dir() {
+                todo.push(path);
+            } else if kind.is_file()
+                && std::fs::read(&path)
+                    .is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret.as_bytes()))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn with_the_network_down_and_kill_9_at_any_step_nothing_is_lost_or_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = Kiosk::start(dir.path());
+    // The network is down for the whole night: a citizen files all the same.
+    k.world(json!({"world": "network", "up": false}));
+    let (number, _) = k.file_item(30, CERTIFICATE, false, false);
+    k.wait_for("the receipt printed", |v| v["printing"] == "printed");
+    k.leave();
+
+    // The next citizen is cut off by a power failure at each step in turn.
+    let pid = |k: &Kiosk| nix::unistd::Pid::from_raw(k.child.id() as i32);
+    for step in ["form", "capture", "sign"] {
+        let who = k.start_new(31);
+        k.intent(json!({"intent": "choose_item", "code": CERTIFICATE}));
+        if step != "form" {
+            k.fill_form(&who);
+        }
+        match step {
+            "capture" => {
+                k.intent(json!({"intent": "capture", "material": "id_card"}));
+                k.screen("capture");
+                k.world(json!({"world": "lay_page", "seed": 5}));
+                k.wait_for("a page captured", |v| v["pages"] == 1);
+            }
+            "sign" => {
+                k.provide_materials(false, false);
+                k.intent(json!({"intent": "continue"}));
+                k.intent(json!({"intent": "consent", "processing": true, "store_for_reuse": true}));
+                k.intent(json!({"intent": "continue"}));
+                k.screen("sign");
+                k.intent(json!({"intent": "sign", "strokes": [[[10, 20], [30, 40]]]}));
+                k.wait_for("signed", |v| v["strokes"] == 1);
+            }
+            _ => {
+                k.screen("form");
+            }
+        }
+        nix::sys::signal::kill(pid(&k), nix::sys::signal::Signal::SIGKILL).unwrap();
+        drop(k);
+        k = Kiosk::start(dir.path());
+        assert_nothing_of(&k.last, 31);
+        k.world(json!({"world": "network", "up": false}));
+    }
+
+    // Nothing of the interrupted citizen anywhere on disk, in clear: not in the store, the
+    // page files, the receipts, or the log.
+    assert!(
+        !files_holding(dir.path(), &number).is_empty(),
+        "the search finds what is there (the first receipt's number)"
+    );
+    let who = demo_data::applicant(31);
+    for secret in [&who.name[..], &who.id_number[..]] {
+        let found = files_holding(dir.path(), secret);
+        assert!(found.is_empty(), "{secret} in {found:?}");
+    }
+    // Their progress lists nothing: nothing half-done was saved.
+    k.identify(31);
+    k.wait_for("progress offered", |v| {
+        v["journeys"][1]["available"] == true
+    });
+    k.intent(json!({"intent": "progress"}));
+    assert_eq!(k.screen("progress")["applications"], json!([]));
+    k.intent(json!({"intent": "cancel"}));
+    k.world(json!({"world": "remove_card"}));
+
+    // The first citizen's application waited through it all, and goes out with the network.
+    k.world(json!({"world": "network", "up": true}));
+    k.decide(&number, json!({"status": "accepted"}));
+}
