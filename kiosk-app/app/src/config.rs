@@ -32,6 +32,68 @@ pub struct Config {
     /// Languages and display defaults.
     #[serde(default)]
     pub ui: Ui,
+    /// Who may enter maintenance mode, and where diagnostics go.
+    #[serde(default)]
+    pub maintenance: Maintenance,
+}
+
+/// Maintenance mode.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maintenance {
+    /// The technician PIN's Argon2 hash (`kiosk-app --hash-pin` makes one); left out, only a
+    /// technician's card opens maintenance mode.
+    #[serde(default)]
+    pub pin_hash: Option<String>,
+    /// Technicians' cards: the SHA-256 (lowercase hex) of each ID number
+    /// (`kiosk-app --card-key` makes one).
+    #[serde(default)]
+    pub technician_cards: Vec<String>,
+    /// Wrong PINs in a row before the PIN is locked.
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
+    /// How long the PIN stays locked, seconds.
+    #[serde(default = "default_lockout_s")]
+    pub lockout_s: u64,
+    /// Where the USB drive for diagnostics is mounted.
+    #[serde(default = "default_export_dir")]
+    pub export_dir: PathBuf,
+}
+
+fn default_max_failures() -> u32 {
+    5
+}
+
+fn default_lockout_s() -> u64 {
+    900
+}
+
+fn default_export_dir() -> PathBuf {
+    PathBuf::from("/media/kiosk-usb")
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            pin_hash: None,
+            technician_cards: Vec::new(),
+            max_failures: default_max_failures(),
+            lockout_s: default_lockout_s(),
+            export_dir: default_export_dir(),
+        }
+    }
+}
+
+impl Maintenance {
+    /// Who may enter, as the engine checks it.
+    pub fn access(&self) -> session::maintenance::Access {
+        session::maintenance::Access {
+            pin_hash: self.pin_hash.clone(),
+            technician_cards: self.technician_cards.clone(),
+            max_failures: self.max_failures,
+            lockout_s: self.lockout_s,
+        }
+    }
 }
 
 /// The terminal's identity.
@@ -294,6 +356,29 @@ impl Config {
                     .to_owned(),
             );
         }
+        let m = &self.maintenance;
+        if m.pin_hash
+            .as_deref()
+            .is_some_and(|h| !h.starts_with("$argon2"))
+        {
+            p.push(
+                "maintenance.pin_hash: an Argon2 hash from kiosk-app --hash-pin, never the PIN"
+                    .to_owned(),
+            );
+        }
+        if !m.technician_cards.iter().all(|c| {
+            c.len() == 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }) {
+            p.push("maintenance.technician_cards: SHA-256 hex from kiosk-app --card-key, never the ID number".to_owned());
+        }
+        if !(1..=10).contains(&m.max_failures) {
+            p.push("maintenance.max_failures: between 1 and 10".to_owned());
+        }
+        if !(60..=86_400).contains(&m.lockout_s) {
+            p.push("maintenance.lockout_s: between 60 and 86400 seconds".to_owned());
+        }
         let ui = &self.ui;
         if ui.languages.is_empty() {
             p.push("ui.languages: at least one".to_owned());
@@ -341,7 +426,15 @@ mod tests {
             .replace("progress_url = \"https://", "progress_url = \"http://")
             .replace("profile = \"custom-kiosk\"", "profile = \"laser\"")
             .replace("screen_s = 90", "screen_s = 5")
-            .replace("baud = 115200", "baud = 1234");
+            .replace("baud = 115200", "baud = 1234")
+            .replace(
+                "# pin_hash = \"$argon2id$v=19$...\"",
+                "pin_hash = \"246810\"",
+            )
+            .replace(
+                "technician_cards = []",
+                "technician_cards = [\"11010519491231002X\"]",
+            );
         let Err(ConfigError::Invalid { problems, .. }) = load(&text) else {
             panic!("accepted");
         };
@@ -356,7 +449,9 @@ mod tests {
                 "devices.id_reader.baud",
                 "devices.receipt_printer.profile",
                 "timeouts.screen_s",
-                "timeouts.warning_s"
+                "timeouts.warning_s",
+                "maintenance.pin_hash",
+                "maintenance.technician_cards"
             ],
             "{problems:?}"
         );

@@ -11,6 +11,7 @@ mod camera;
 pub mod config;
 pub mod devices;
 pub mod drive;
+pub mod maintenance;
 pub mod net;
 pub mod runtime;
 pub mod simulated;

@@ -40,6 +40,13 @@ struct Cli {
     /// Check the configuration file, print what is wrong, and exit.
     #[arg(long, conflicts_with = "simulate")]
     check: bool,
+    /// Read a technician PIN on standard input and print its hash for `maintenance.pin_hash`.
+    #[arg(long, conflicts_with_all = ["simulate", "check"])]
+    hash_pin: bool,
+    /// Read a technician's ID number on standard input and print its key for
+    /// `maintenance.technician_cards`.
+    #[arg(long, conflicts_with_all = ["simulate", "check", "hash_pin"])]
+    card_key: bool,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +58,26 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    if cli.hash_pin || cli.card_key {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        if let Err(e) = std::io::stdin().read_line(&mut line) {
+            return fail(&e.to_string());
+        }
+        let line = line.trim();
+        if line.is_empty() {
+            return fail("nothing on standard input");
+        }
+        let out = if cli.hash_pin {
+            match session::maintenance::hash_pin(line) {
+                Ok(h) => h,
+                Err(e) => return fail(&e),
+            }
+        } else {
+            session::maintenance::card_key(line)
+        };
+        println!("{out}");
+        return ExitCode::SUCCESS;
+    }
     if cli.check {
         return match Config::load(&cli.config) {
             Ok(_) => ExitCode::SUCCESS,

@@ -11,7 +11,10 @@ use dispenser::{CardDispenser, Outcome};
 use kiosk_store::{Store, StoreError};
 use receipt_printer::template::{ApplicationReceipt, MissingMaterial};
 use receipt_printer::{ReceiptOutcome, ReceiptPrinter};
-use session::{Command, Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Settings, View};
+use session::maintenance::{self as m, Request};
+use session::{
+    Command, Device, Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Settings, View,
+};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -92,6 +95,7 @@ impl Runtime {
                 terminal: config.terminal.id.clone(),
                 timeouts: config.timeouts.clone(),
                 progress_url: config.terminal.progress_url.clone(),
+                maintenance: config.maintenance.access(),
             },
             now_ms(),
         );
@@ -305,6 +309,7 @@ impl Runtime {
                 }
             }
             Effect::Reboot => return Some(Exit::Reboot),
+            Effect::Maintenance(request) => self.maintenance(request),
             Effect::CollectLogs => {
                 tracing::warn!(
                     "log collection asked for: logs are in the journal (journalctl -u kiosk-app)"
@@ -363,10 +368,15 @@ impl Runtime {
             kiosk: self.config.terminal.id.clone(),
         };
         let inputs = self.inputs.clone();
+        let data_dir = self.config.data_dir.clone();
         tokio::spawn(async move {
             let layout = receipt.layout(48);
             drop(receipt);
-            let event = match printer.print(layout, CancellationToken::new()).await {
+            let printed = printer.print(layout, CancellationToken::new()).await;
+            if printed.is_ok() {
+                count_used(&data_dir, "receipt_paper");
+            }
+            let event = match printed {
                 Ok(ReceiptOutcome::Printed) => Event::ReceiptPrinted,
                 // Taken, or pulled back in after nobody took it: either way the presenter is
                 // empty now.
@@ -390,11 +400,15 @@ impl Runtime {
             });
         };
         let inputs = self.inputs.clone();
+        let data_dir = self.config.data_dir.clone();
         tokio::spawn(async move {
-            let event = match dispenser
+            let dispensed = dispenser
                 .dispense(TAKE_CARD_TIMEOUT, CancellationToken::new())
-                .await
-            {
+                .await;
+            if dispensed.is_ok() {
+                count_used(&data_dir, "cards");
+            }
+            let event = match dispensed {
                 Ok(Outcome::Taken) => {
                     tracing::info!(number = %number, "result card taken");
                     Event::ResultHandedOut
@@ -408,6 +422,102 @@ impl Runtime {
             };
             let _ = inputs.send(Input::Event(event));
         });
+    }
+
+    /// Maintenance menu work: each answers with a report or an outcome.
+    fn maintenance(&self, request: Request) {
+        let (config, store) = (self.config.clone(), self.store.clone());
+        let version = self.catalogue.version;
+        let done = |action: &str, result: Result<String, String>| {
+            let (ok, detail) = match result {
+                Ok(d) => (true, d),
+                Err(d) => (false, d),
+            };
+            Event::MaintenanceDone(m::Outcome {
+                action: action.into(),
+                ok,
+                detail,
+            })
+        };
+        match request {
+            Request::Report => self.blocking(move || {
+                let free = lock(&store).free_bytes().unwrap_or(0);
+                let report = crate::maintenance::report(&config, version, free, now_ms());
+                vec![Event::MaintenanceReport(Box::new(report))]
+            }),
+            Request::Refilled(supply) => {
+                let result = if crate::maintenance::SUPPLIES.contains(&supply.as_str()) {
+                    crate::maintenance::count(&config.data_dir, &supply, false)
+                        .map(|()| format!("{supply}: counter reset"))
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err(format!("no supply {supply}"))
+                };
+                self.answer(done("refilled", result));
+            }
+            Request::ExportDiagnostics => self.blocking(move || {
+                let (free, check) = {
+                    let store = lock(&store);
+                    (store.free_bytes().unwrap_or(0), store.verify())
+                };
+                let result = check.map_err(|e| e.to_string()).and_then(|check| {
+                    let report = crate::maintenance::report(&config, version, free, now_ms());
+                    crate::maintenance::export(&config, &report, &check, now_ms())
+                        .map(|p| format!("written to {}", p.display()))
+                });
+                vec![done("export_diagnostics", result)]
+            }),
+            Request::SelfTest(Device::ReceiptPrinter) => {
+                let Some(printer) = self.devices.printer.clone() else {
+                    return self.answer(done("self_test", Err("no receipt printer".into())));
+                };
+                let slip = receipt_printer::doc::Receipt::new()
+                    .text("自检 SELF-TEST", receipt_printer::doc::Style::default())
+                    .text(
+                        format!("{} {}", config.terminal.id, local_minute(now_ms())),
+                        receipt_printer::doc::Style::default(),
+                    )
+                    .push(receipt_printer::doc::Block::Cut { partial: true });
+                let inputs = self.inputs.clone();
+                tokio::spawn(async move {
+                    let result = printer
+                        .print(slip, CancellationToken::new())
+                        .await
+                        .map(|_| {
+                            count_used(&config.data_dir, "receipt_paper");
+                            "test slip printed".to_owned()
+                        })
+                        .map_err(|e| e.to_string());
+                    let _ = inputs.send(Input::Event(done("self_test", result)));
+                });
+            }
+            Request::SelfTest(device) => {
+                let name = match device {
+                    Device::IdReader => "idcard",
+                    Device::Camera => "doc-camera",
+                    Device::Dispenser => "dispenser",
+                    Device::A4Printer => "a4-printer",
+                    Device::ReceiptPrinter | Device::Store => "store",
+                };
+                let state = sync_agent::agent::device_reports(&config.data_dir)
+                    .into_iter()
+                    .find(|d| d.device == name)
+                    .map(|d| d.state);
+                let result = match state.as_deref() {
+                    Some("online") => Ok(format!("{name}: online")),
+                    Some(other) => Err(format!("{name}: {other}")),
+                    None => Err(format!("{name}: not fitted")),
+                };
+                self.answer(done("self_test", result));
+            }
+        }
+    }
+}
+
+/// Counts a supply used; a counter that cannot be written is logged, never in the way.
+fn count_used(data_dir: &std::path::Path, supply: &str) {
+    if let Err(e) = crate::maintenance::count(data_dir, supply, true) {
+        tracing::warn!(supply, error = %e, "supply counter not written");
     }
 }
 

@@ -3,7 +3,9 @@
 //! between them, the sync agent, a store and the sample catalogue. A directory used before is
 //! used again as it is, so a kiosk killed mid-journey restarts on the same data.
 
-use crate::config::{Config, Devices, ReceiptPrinter, SerialDevice, Terminal, Ui};
+use crate::config::{
+    Backend, Config, Devices, Maintenance, ReceiptPrinter, SerialDevice, Terminal, Ui,
+};
 use crate::net::Network;
 use crate::world::World;
 use central_backend::pki::{Pki, Validity};
@@ -17,6 +19,11 @@ use std::time::Duration;
 
 /// The simulated kiosk's terminal number: the sample catalogue's service-hall kiosk.
 pub const TERMINAL: &str = catalogue::sample::HALL_TERMINAL;
+
+/// The simulated kiosk's technician PIN (development only).
+pub const TECHNICIAN_PIN: &str = "246810";
+/// The demo citizen whose card is the simulated technician's card.
+pub const TECHNICIAN_CARD: u64 = 9_999;
 
 /// A running simulated world, and the kiosk's configuration pointing at it.
 pub struct Simulation {
@@ -38,7 +45,9 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
     let central = dir.join("central");
     let dev = dir.join("dev");
     let receipts = dir.join("receipts");
-    for d in [&data, &central, &dev] {
+    // The USB drive a technician plugs in for diagnostics.
+    let usb = dir.join("usb");
+    for d in [&data, &central, &dev, &usb] {
         durable_fs::create_dir_all(d).map_err(|x| format!("{}: {x}", d.display()))?;
     }
 
@@ -94,13 +103,8 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
         .await
         .map_err(|x| e("network")(x.to_string()))?;
 
-    let mut settings = sync_agent::Settings::new(
-        &data,
-        &format!("https://localhost:{}", network.addr().port()),
-        &pki.ca_cert(),
-        &cert,
-        &key,
-    );
+    let url = format!("https://localhost:{}", network.addr().port());
+    let mut settings = sync_agent::Settings::new(&data, &url, &pki.ca_cert(), &cert, &key);
     // A lively loop for a demonstration: heartbeats, results and retries within seconds.
     settings.heartbeat_s = 2;
     settings.poll_s = 10;
@@ -163,9 +167,24 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
             }),
             camera: None,
         },
-        backend: None,
+        backend: Some(Backend {
+            url,
+            ca: pki.ca_cert(),
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
         timeouts: session::Timeouts::default(),
         ui: Ui::default(),
+        maintenance: Maintenance {
+            pin_hash: Some(
+                session::maintenance::hash_pin(TECHNICIAN_PIN).map_err(e("maintenance"))?,
+            ),
+            technician_cards: vec![session::maintenance::card_key(
+                &demo_data::applicant(TECHNICIAN_CARD).id_number,
+            )],
+            export_dir: usb,
+            ..Maintenance::default()
+        },
     };
     Ok(Simulation {
         config,

@@ -741,3 +741,107 @@ fn with_the_network_down_and_kill_9_at_any_step_nothing_is_lost_or_left_behind()
     k.world(json!({"world": "network", "up": true}));
     k.decide(&number, json!({"status": "accepted"}));
 }
+
+#[test]
+fn a_technician_tests_the_printer_counts_paper_and_exports_diagnostics_without_citizen_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = Kiosk::start(dir.path());
+    let (number, _) = k.file_item(32, CERTIFICATE, false, false);
+    k.wait_for("the receipt printed", |v| v["printing"] == "printed");
+    k.leave();
+
+    k.intent(json!({"intent": "maintenance_gesture"}));
+    k.screen("maintenance_login");
+    k.intent(json!({"intent": "maintenance_pin", "pin": "000000"}));
+    k.wait_for("a wrong PIN counted", |v| v["failures"] == 1);
+    k.intent(json!({"intent": "maintenance_pin", "pin": kiosk_app::simulated::TECHNICIAN_PIN}));
+    let menu = k.wait_for("the menu with its report", |v| {
+        v["screen"] == "maintenance" && v["report"].is_object()
+    });
+    let report = &menu["report"];
+    assert_eq!(report["terminal"], kiosk_app::simulated::TERMINAL);
+    let states: Vec<(String, String)> = report["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["device"].as_str().unwrap().into(),
+                d["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for device in ["idcard", "receipt-printer", "dispenser"] {
+        assert!(
+            states.contains(&(device.into(), "online".into())),
+            "{device} in {states:?}"
+        );
+    }
+    assert!(report["network"]["certificate_days_left"].as_i64().unwrap() > 300);
+    let paper = |v: &Value| {
+        v["report"]["supplies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["supply"] == "receipt_paper")
+            .unwrap()["used"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(paper(&menu), 1, "one receipt printed so far");
+
+    // The printer's self-test prints a slip; the paper counter counts it.
+    let slips = k.receipts().len();
+    k.intent(json!({"intent": "maintain", "action": "self_test", "device": "receipt_printer"}));
+    // The technician tears the slip off once it is out.
+    let tested = |v: &Value| v["last"]["action"] == "self_test" && paper(v) == 2;
+    let deadline = Instant::now() + PATIENCE;
+    let v = loop {
+        let _ = k.try_world(json!({"world": "take_receipt"}));
+        if let Some(v) = k.wait_within(Duration::from_secs(1), &tested) {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no self-test: {}", k.last);
+    };
+    assert_eq!(v["last"]["ok"], true, "{v}");
+    assert_eq!(
+        k.receipts().len(),
+        slips + 1,
+        "the slip came out of the printer"
+    );
+    k.intent(json!({"intent": "maintain", "action": "refilled", "supply": "receipt_paper"}));
+    k.wait_for("the paper counter reset", |v| {
+        v["last"]["action"] == "refilled" && paper(v) == 0
+    });
+
+    // Diagnostics on the USB drive: the report, device states, the store's check.
+    k.intent(json!({"intent": "maintain", "action": "export_diagnostics"}));
+    let v = k.wait_for("exported", |v| v["last"]["action"] == "export_diagnostics");
+    assert_eq!(v["last"]["ok"], true, "{v}");
+    let usb = dir.path().join("usb");
+    let folder = std::fs::read_dir(&usb)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let check: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("store-check.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            check["applications"].as_u64(),
+            check["audit_chain"].as_str()
+        ),
+        (Some(1), Some("ok"))
+    );
+    assert!(folder.join("status/idcard.json").is_file());
+    let who = demo_data::applicant(32);
+    for secret in [&who.name[..], &who.id_number[..], &number[..]] {
+        let found = files_holding(&usb, secret);
+        assert!(found.is_empty(), "{secret} in {found:?}");
+    }
+    assert_nothing_of(&v, 32);
+
+    k.intent(json!({"intent": "maintain", "action": "leave"}));
+    k.screen("attract");
+}

@@ -63,6 +63,8 @@ pub enum Effect {
     Reboot,
     /// Gather the logs for the central office.
     CollectLogs,
+    /// Something for the maintenance menu.
+    Maintenance(crate::maintenance::Request),
 }
 
 /// An application ready to be saved.

@@ -12,6 +12,7 @@
 use crate::effect::{Effect, ReceiptInfo, ReceiptKind, Submission, Supplement};
 use crate::filing::{Filing, Provision, deadline};
 use crate::input::{Command, Device, Event, Intent, Language, Record, Records, SaveFailure};
+use crate::maintenance::{Action, Outcome, Report, Request};
 use crate::view::*;
 use application::{Applicant, ApplicationNumber, FormValue, Signature, Status, time};
 use catalogue::{Catalogue, Delivery, Plan, Text};
@@ -56,6 +57,8 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// The progress page the receipt's QR code points to; the number is appended.
     pub progress_url: String,
+    /// Who may enter maintenance mode.
+    pub maintenance: crate::maintenance::Access,
 }
 
 /// Where a capture's pages go when it is done.
@@ -109,6 +112,11 @@ enum State {
         stage: Collect,
     },
     OutOfService,
+    MaintenanceLogin,
+    Maintenance {
+        report: Option<Box<Report>>,
+        last: Option<Outcome>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +162,10 @@ pub struct Engine {
     unusable: BTreeMap<Device, String>,
     /// Out of service by the technician's switch.
     technician_off: Option<String>,
+    /// Wrong maintenance PINs in a row.
+    pin_failures: u32,
+    /// The maintenance PIN is locked until then.
+    pin_locked_until_ms: Option<i64>,
     /// Out of service by a remote command.
     remote_off: Option<String>,
     /// Numbers each session, so a late answer for one is never applied to the next.
@@ -194,6 +206,8 @@ impl Engine {
             receipt_in_presenter: false,
             unusable: BTreeMap::new(),
             technician_off: None,
+            pin_failures: 0,
+            pin_locked_until_ms: None,
             remote_off: None,
             serial: 0,
             commands: Vec::new(),
@@ -237,6 +251,8 @@ impl Engine {
             State::Pickup => "pickup",
             State::Collecting { .. } => "collecting",
             State::OutOfService => "out_of_service",
+            State::MaintenanceLogin => "maintenance_login",
+            State::Maintenance { .. } => "maintenance",
         }
     }
 
@@ -286,6 +302,8 @@ impl Engine {
             if idle_s >= limit {
                 if matches!(self.state, State::Goodbye) {
                     self.ready_for_next(&mut fx);
+                } else if self.in_maintenance() {
+                    self.leave_maintenance("timed_out", &mut fx);
                 } else {
                     self.end_session("timed_out", &mut fx);
                 }
@@ -310,7 +328,11 @@ impl Engine {
                 stage: Collect::HandingOut,
                 ..
             } => None,
-            State::Form | State::Capture { .. } | State::Sign | State::Supplement => Some(t.form_s),
+            State::Form
+            | State::Capture { .. }
+            | State::Sign
+            | State::Supplement
+            | State::Maintenance { .. } => Some(t.form_s),
             State::Goodbye => Some(t.goodbye_s),
             _ => Some(t.screen_s),
         }
@@ -477,6 +499,99 @@ impl Engine {
         self.state = State::Home;
     }
 
+    fn in_maintenance(&self) -> bool {
+        matches!(
+            self.state,
+            State::MaintenanceLogin | State::Maintenance { .. }
+        )
+    }
+
+    /// Seconds the maintenance PIN stays locked, if it is.
+    fn pin_locked_s(&self) -> Option<u64> {
+        self.pin_locked_until_ms
+            .filter(|until| *until > self.now_ms)
+            .map(|until| ((until - self.now_ms) as u64).div_ceil(1000))
+    }
+
+    /// A PIN typed on the login screen: right, it enters; wrong, it counts towards the lockout;
+    /// while locked, even the right PIN is refused.
+    fn try_pin(&mut self, pin: &str, fx: &mut Vec<Effect>) {
+        if self.pin_locked_s().is_some() {
+            fx.push(Effect::Audit(AuditEvent::MaintenanceRefused {
+                how: "locked".into(),
+            }));
+            return;
+        }
+        if self.settings.maintenance.pin_matches(pin) {
+            self.pin_failures = 0;
+            return self.enter_maintenance("pin", fx);
+        }
+        self.pin_failures += 1;
+        fx.push(Effect::Audit(AuditEvent::MaintenanceRefused {
+            how: "pin".into(),
+        }));
+        if self.pin_failures >= self.settings.maintenance.max_failures {
+            let until_ms = self.now_ms + self.settings.maintenance.lockout_s as i64 * 1000;
+            self.pin_failures = 0;
+            self.pin_locked_until_ms = Some(until_ms);
+            tracing::warn!(until_ms, "maintenance PIN locked after repeated failures");
+            fx.push(Effect::Audit(AuditEvent::MaintenanceLockedOut { until_ms }));
+        }
+    }
+
+    fn enter_maintenance(&mut self, how: &str, fx: &mut Vec<Effect>) {
+        tracing::info!(how, "maintenance mode entered");
+        fx.push(Effect::Audit(AuditEvent::MaintenanceEntered {
+            how: how.into(),
+        }));
+        self.state = State::Maintenance {
+            report: None,
+            last: None,
+        };
+        fx.push(Effect::Maintenance(Request::Report));
+    }
+
+    /// Back to the attract screen; the out-of-service switch and waiting commands are applied
+    /// there (between sessions).
+    fn leave_maintenance(&mut self, outcome: &str, fx: &mut Vec<Effect>) {
+        if matches!(self.state, State::Maintenance { .. }) {
+            fx.push(Effect::Audit(AuditEvent::MaintenanceLeft {
+                outcome: outcome.into(),
+            }));
+        }
+        self.state = State::Attract;
+    }
+
+    fn maintain(&mut self, action: Action, fx: &mut Vec<Effect>) {
+        let subject = match &action {
+            Action::SelfTest { device } => Some(format!("{device:?}")),
+            Action::Refilled { supply } => Some(supply.clone()),
+            Action::OutOfService { on } => Some(on.to_string()),
+            _ => None,
+        };
+        fx.push(Effect::Audit(AuditEvent::MaintenanceAction {
+            action: action.name().into(),
+            subject,
+        }));
+        let request = match action {
+            Action::Leave => return self.leave_maintenance("left", fx),
+            Action::OutOfService { on } => {
+                self.technician_off = on.then(|| "switched off by a technician".to_owned());
+                None
+            }
+            Action::Refresh => Some(Request::Report),
+            Action::SelfTest { device } => Some(Request::SelfTest(device)),
+            Action::Refilled { supply } => Some(Request::Refilled(supply)),
+            Action::ExportDiagnostics => Some(Request::ExportDiagnostics),
+        };
+        if let (Some(request), State::Maintenance { last, .. }) = (request, &mut self.state) {
+            if request != Request::Report {
+                *last = None;
+            }
+            fx.push(Effect::Maintenance(request));
+        }
+    }
+
     fn usable(&self, device: Device) -> bool {
         !self.unusable.contains_key(&device)
     }
@@ -572,6 +687,17 @@ impl Engine {
             Event::OutOfServiceSwitch { on } => {
                 self.technician_off = on.then(|| "switched off by a technician".to_owned());
             }
+            Event::MaintenanceReport(new) => {
+                if let State::Maintenance { report, .. } = &mut self.state {
+                    *report = Some(new);
+                }
+            }
+            Event::MaintenanceDone(outcome) => {
+                if let State::Maintenance { last, .. } = &mut self.state {
+                    *last = Some(outcome);
+                    fx.push(Effect::Maintenance(Request::Report));
+                }
+            }
         }
     }
 
@@ -617,6 +743,21 @@ impl Engine {
 
     fn card_read(&mut self, applicant: Applicant, fx: &mut Vec<Effect>) {
         match &self.state {
+            State::MaintenanceLogin => {
+                // Nothing of the card is kept: it is dropped (and wiped) here.
+                if self
+                    .settings
+                    .maintenance
+                    .is_technician(&applicant.id_number)
+                {
+                    self.enter_maintenance("card", fx);
+                } else {
+                    fx.push(Effect::Audit(AuditEvent::MaintenanceRefused {
+                        how: "card".into(),
+                    }));
+                }
+            }
+            State::Maintenance { .. } => {}
             State::Attract | State::Identify { .. } => self.start_session(applicant, fx),
             State::Goodbye => {
                 self.state = State::Attract;
@@ -711,6 +852,31 @@ impl Engine {
                     self.state = State::Identify { unreadable: false };
                 }
                 return;
+            }
+            Intent::MaintenanceGesture => {
+                let idle = matches!(
+                    self.state,
+                    State::Attract | State::Identify { .. } | State::OutOfService
+                );
+                if idle && self.session.is_none() {
+                    self.state = State::MaintenanceLogin;
+                }
+                return;
+            }
+            Intent::MaintenancePin { pin } => {
+                if matches!(self.state, State::MaintenanceLogin) {
+                    self.try_pin(&pin, fx);
+                }
+                return;
+            }
+            Intent::Maintain { action } => {
+                if matches!(self.state, State::Maintenance { .. }) {
+                    self.maintain(action, fx);
+                }
+                return;
+            }
+            Intent::Cancel if self.in_maintenance() => {
+                return self.leave_maintenance("left", fx);
             }
             Intent::Cancel => {
                 if !matches!(
@@ -1536,6 +1702,15 @@ impl Engine {
                     Collect::Done(ok) => Some(*ok),
                     _ => None,
                 },
+            },
+            State::MaintenanceLogin => Screen::MaintenanceLogin {
+                failures: self.pin_failures,
+                locked_s: self.pin_locked_s(),
+            },
+            State::Maintenance { report, last } => Screen::Maintenance {
+                report: report.as_deref().cloned(),
+                last: last.clone(),
+                out_of_service: self.technician_off.is_some(),
             },
             State::OutOfService => Screen::OutOfService {
                 reason: self.say(

@@ -128,6 +128,20 @@ pub enum Intent {
         /// On?
         on: bool,
     },
+    /// The hidden gesture that asks for maintenance mode (the UI recognises it; only with no
+    /// citizen's session).
+    MaintenanceGesture,
+    /// The technician PIN, typed on the maintenance login screen. Never logged.
+    MaintenancePin {
+        /// The PIN.
+        pin: String,
+    },
+    /// An action in the maintenance menu.
+    Maintain {
+        /// What to do.
+        #[serde(flatten)]
+        action: crate::maintenance::Action,
+    },
 }
 
 /// The languages of the catalogue's texts.
@@ -289,4 +303,8 @@ pub enum Event {
         /// Out of service?
         on: bool,
     },
+    /// The maintenance menu's content, answering [`crate::Effect::Maintenance`].
+    MaintenanceReport(Box<crate::maintenance::Report>),
+    /// How a maintenance action went.
+    MaintenanceDone(crate::maintenance::Outcome),
 }

@@ -12,6 +12,7 @@ mod effect;
 mod engine;
 mod filing;
 mod input;
+pub mod maintenance;
 mod records;
 pub mod view;
 

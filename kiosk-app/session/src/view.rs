@@ -201,6 +201,22 @@ pub enum Screen {
         /// Why, in plain language.
         reason: String,
     },
+    /// Maintenance login: the technician PIN, or a technician's card on the reader.
+    MaintenanceLogin {
+        /// Wrong PINs in a row so far.
+        failures: u32,
+        /// Seconds the PIN stays locked, when it is.
+        locked_s: Option<u64>,
+    },
+    /// The maintenance menu. Nothing of any citizen, by construction.
+    Maintenance {
+        /// What the runtime reported; `None` until it has.
+        report: Option<crate::maintenance::Report>,
+        /// The last action's outcome; `None` while one is under way or none was done.
+        last: Option<crate::maintenance::Outcome>,
+        /// The out-of-service switch (applied on leaving).
+        out_of_service: bool,
+    },
 }
 
 /// A journey of the home screen.

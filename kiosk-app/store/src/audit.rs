@@ -137,6 +137,33 @@ pub enum AuditEvent {
         /// `dispenser` or `kiosk_print`.
         delivery: String,
     },
+    /// Maintenance mode was entered.
+    MaintenanceEntered {
+        /// `pin` or `card`.
+        how: String,
+    },
+    /// A way into maintenance mode was refused.
+    MaintenanceRefused {
+        /// `pin`, `card` or `locked` (a PIN tried while locked out).
+        how: String,
+    },
+    /// Too many wrong PINs: the PIN is locked.
+    MaintenanceLockedOut {
+        /// Until when, ms since the epoch.
+        until_ms: i64,
+    },
+    /// A technician's action in maintenance mode.
+    MaintenanceAction {
+        /// The action (`self_test`, `refilled`, `out_of_service`, `export_diagnostics`, …).
+        action: String,
+        /// Its subject (the device or supply), if any.
+        subject: Option<String>,
+    },
+    /// Maintenance mode was left.
+    MaintenanceLeft {
+        /// `left` or `timed_out`.
+        outcome: String,
+    },
     /// A device became unusable or usable again.
     DeviceChanged {
         /// The device.

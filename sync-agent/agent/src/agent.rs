@@ -541,7 +541,8 @@ fn install(
 
 /// Reads each device's last published status from `DATA_DIR/status/*.json` (written by the
 /// drivers through the common status model).
-fn device_reports(data_dir: &std::path::Path) -> Vec<DeviceReport> {
+/// Each device's last published status (`DATA_DIR/status/NAME.json`), by name.
+pub fn device_reports(data_dir: &std::path::Path) -> Vec<DeviceReport> {
     let Ok(dir) = std::fs::read_dir(data_dir.join("status")) else {
         return Vec::new();
     };

@@ -46,6 +46,18 @@ pub fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
+/// When the first certificate in a PEM file stops being valid, seconds since the epoch (for
+/// the maintenance menu and the heartbeat: a certificate about to expire is a call-out).
+pub fn not_after_s(path: &Path) -> Result<i64, TlsError> {
+    let first = certs(path)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad(path, "no certificate"))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(first.as_ref()).map_err(|e| bad(path, e))?;
+    Ok(cert.validity().not_after.timestamp())
+}
+
 /// The private key in a PEM file.
 pub fn key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| bad(path, e))

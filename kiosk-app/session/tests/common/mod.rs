@@ -7,6 +7,7 @@ use application::{Applicant, time};
 use catalogue::Catalogue;
 use kiosk_store::{Config, KeyFile, Store, StoreError};
 use serde_json::Value;
+use session::maintenance::{Access, card_key, hash_pin};
 use session::{
     Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Screen, Settings, Timeouts,
 };
@@ -51,6 +52,7 @@ impl Kiosk {
                 terminal: TERMINAL.into(),
                 timeouts: Timeouts::default(),
                 progress_url: "https://zwfw.example.gov.cn/p/".into(),
+                maintenance: maintenance_access(),
             },
             now,
         );
@@ -303,6 +305,24 @@ pub fn assert_nothing_of(view: &Value, who: &Applicant) {
     let text = view.to_string();
     for secret in [&who.name[..], &who.id_number[..], &who.id_number[14..]] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+/// The technician PIN of these tests.
+pub const PIN: &str = "246810";
+
+/// The technician's card of these tests.
+pub fn technician() -> Applicant {
+    demo_data::applicant(9_999)
+}
+
+/// The PIN and the technician's card; the hash is made once (Argon2 is slow on purpose).
+fn maintenance_access() -> Access {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Access {
+        pin_hash: Some(HASH.get_or_init(|| hash_pin(PIN).unwrap()).clone()),
+        technician_cards: vec![card_key(&technician().id_number)],
+        ..Access::default()
     }
 }
 
