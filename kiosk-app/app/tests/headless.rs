@@ -637,6 +637,25 @@ fn corrections_asked_by_the_reviewer_are_supplied_at_the_kiosk_and_reach_the_bac
     let status = listed.iter().find(|a| a.number == number).unwrap();
     assert_eq!(status.status, "supplied");
 
+    // The heartbeat's statistics, from the kiosk's audit, tell the central office about the
+    // day: the item filed, the supplement, two completed sessions and their ratings.
+    let deadline = Instant::now() + PATIENCE;
+    let stats = loop {
+        let fleet = backend.fleet().unwrap();
+        let stats = fleet[0].heartbeat["statistics"].clone();
+        if stats["supplements"] == 1 && stats["ratings"][4] == 2 {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "no statistics: {stats}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(stats["applications_by_item"][CERTIFICATE], 1, "{stats}");
+    assert!(
+        stats["ended"]["completed"].as_u64().unwrap() >= 2,
+        "{stats}"
+    );
+    assert_nothing_of(&stats, 27);
+
     // Back at the kiosk, progress says so and offers nothing more to supply.
     k.identify(27);
     k.wait_for("progress offered", |v| {

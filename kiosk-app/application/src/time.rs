@@ -30,6 +30,14 @@ pub fn local_minute(at_ms: i64) -> String {
     format!("{} {:02}:{:02}", iso(t.date()), t.hour(), t.minute())
 }
 
+/// The local hour (0–23) of an instant.
+pub fn local_hour(at_ms: i64) -> u8 {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(CST)
+        .hour()
+}
+
 /// `YYMMDD` of an instant, for application numbers.
 pub fn yymmdd(at_ms: i64) -> String {
     let d = local_date(at_ms);

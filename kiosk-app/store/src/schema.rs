@@ -96,6 +96,8 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE outbox_parts RENAME TO outbox;
      CREATE INDEX outbox_due ON outbox (state, next_attempt_ms, created_ms);
      CREATE INDEX outbox_leases ON outbox (state, lease_until_ms);",
+    // 7: the heartbeat's statistics read the audit of the last day by time.
+    "CREATE INDEX audit_by_time ON audit (at_ms);",
 ];
 
 /// The schema version this build writes.

@@ -425,6 +425,25 @@ impl SyncDb {
         counts(&self.conn, now_ms)
     }
 
+    /// The audit events recorded since `since_ms`, oldest first, with their times (for the
+    /// heartbeat's statistics). An event this build does not know is skipped.
+    pub fn audit_since(&self, since_ms: i64) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at_ms, event FROM audit WHERE at_ms >= ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([since_ms], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at_ms, event) = row?;
+            if let Ok(event) = serde_json::from_str(&event) {
+                out.push((at_ms, event));
+            }
+        }
+        Ok(out)
+    }
+
     /// Dead letters: number and the server's reason.
     pub fn dead_letters(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self.conn.prepare(

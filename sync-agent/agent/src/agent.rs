@@ -368,8 +368,15 @@ impl Agent {
 
     /// Sends one heartbeat, records the commands it brings back and acknowledges them.
     pub async fn heartbeat(self: &Arc<Self>) -> Result<(), String> {
-        let (queue, dead) = self
-            .db(|db| Ok((db.counts(now_ms())?, db.dead_letters()?)))
+        let (queue, dead, audit) = self
+            .db(|db| {
+                let now = now_ms();
+                Ok((
+                    db.counts(now)?,
+                    db.dead_letters()?,
+                    db.audit_since(now - crate::statistics::WINDOW_MS)?,
+                ))
+            })
             .await
             .map_err(|e| e.to_string())?;
         let heartbeat = Heartbeat {
@@ -391,6 +398,7 @@ impl Agent {
             out_of_service: std::fs::read_to_string(self.settings.data_dir.join("out-of-service"))
                 .ok()
                 .map(|s| s.trim().to_owned()),
+            statistics: crate::statistics::from_audit(&audit, crate::statistics::WINDOW_MS),
         };
         let http = self.http();
         let reply: HeartbeatReply = http

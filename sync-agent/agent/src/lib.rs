@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod client;
 pub mod config;
+pub mod statistics;
 
 pub use agent::{Agent, StartError};
 pub use config::Settings;

@@ -171,6 +171,34 @@ pub struct Heartbeat {
     pub stats: SyncStats,
     /// Why the kiosk is out of service, if it is.
     pub out_of_service: Option<String>,
+    /// What the kiosk's audit says of the last day (电子监察).
+    #[serde(default)]
+    pub statistics: Statistics,
+}
+
+/// Statistics derived from the kiosk's audit over a window (the last 24 hours).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statistics {
+    /// The window, seconds.
+    pub window_s: u64,
+    /// Citizens' sessions begun (a card read).
+    pub sessions: u64,
+    /// How sessions ended: `completed`, `cancelled`, `timed_out`, `card_changed`.
+    pub ended: std::collections::BTreeMap<String, u64>,
+    /// Sessions that ended without filing, supplying or collecting anything.
+    pub abandoned: u64,
+    /// Applications saved, by item code (a bundle counts each of its items).
+    pub applications_by_item: std::collections::BTreeMap<String, u64>,
+    /// Applications saved, by local hour of the day (24 entries).
+    pub applications_by_hour: Vec<u64>,
+    /// Corrections supplied at the kiosk.
+    pub supplements: u64,
+    /// Results handed out at the kiosk.
+    pub results_collected: u64,
+    /// Ratings (好差评) given, 1 to 5 stars (5 entries).
+    pub ratings: Vec<u64>,
+    /// Devices that became unusable, by device.
+    pub device_failures: std::collections::BTreeMap<String, u64>,
 }
 
 /// An application the server refused for good.
