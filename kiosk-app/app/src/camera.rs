@@ -6,7 +6,7 @@ use crate::runtime::Input;
 use catalogue::Colour;
 use doc_camera::autocapture::Verdict;
 use doc_camera::{CameraStatus, CaptureError, DocCamera, FrameSource};
-use session::{Device, Event};
+use session::{Device, Event, PageProblem};
 use std::sync::mpsc;
 use std::time::Duration;
 use tokio::sync::{mpsc::UnboundedSender, watch};
@@ -137,6 +137,17 @@ fn work(
                 }
                 Ok(scan) => {
                     tracing::info!(material = %m, quality = ?scan.quality, "page not taken: quality");
+                    let problem = if !scan.quality.complete {
+                        PageProblem::CutOff
+                    } else if scan.quality.glare {
+                        PageProblem::Glare
+                    } else {
+                        PageProblem::Blurred
+                    };
+                    send(Event::PageRejected {
+                        material: m.clone(),
+                        problem,
+                    });
                     None
                 }
                 Err(CaptureError::Scan(e)) => {

@@ -864,3 +864,22 @@ fn a_technician_tests_the_printer_counts_paper_and_exports_diagnostics_without_c
     k.intent(json!({"intent": "maintain", "action": "leave"}));
     k.screen("attract");
 }
+
+#[test]
+fn a_blurred_page_is_not_taken_and_the_citizen_is_told_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = Kiosk::start(dir.path());
+    k.start_item(33, CERTIFICATE);
+    k.intent(json!({"intent": "capture", "material": "id_card"}));
+    k.screen("capture");
+    k.world(json!({"world": "lay_page", "seed": 8, "blurred": true}));
+    let v = k.wait_for("the blur reported", |v| v["problem"] == "blurred");
+    assert_eq!(v["pages"], 0, "a blurred page is not taken");
+    // The citizen lifts the page and lays it down again, still this time.
+    k.world(json!({"world": "remove_page"}));
+    std::thread::sleep(Duration::from_millis(1500));
+    k.world(json!({"world": "lay_page", "seed": 8}));
+    k.wait_for("the sharp page taken", |v| {
+        v["screen"] == "capture" && v["pages"] == 1 && v["problem"].is_null()
+    });
+}

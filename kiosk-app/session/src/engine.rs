@@ -11,7 +11,9 @@
 
 use crate::effect::{Effect, ReceiptInfo, ReceiptKind, Submission, Supplement};
 use crate::filing::{Filing, Provision, deadline};
-use crate::input::{Command, Device, Event, Intent, Language, Record, Records, SaveFailure};
+use crate::input::{
+    Command, Device, Event, Intent, Language, PageProblem, Record, Records, SaveFailure,
+};
 use crate::maintenance::{Action, Outcome, Report, Request};
 use crate::view::*;
 use application::{Applicant, ApplicationNumber, FormValue, Signature, Status, time};
@@ -87,6 +89,8 @@ enum State {
         material: String,
         pages: Vec<Zeroizing<Vec<u8>>>,
         target: CaptureFor,
+        /// Why the camera did not take the last page laid down, until it takes one.
+        problem: Option<PageProblem>,
     },
     Review,
     Consent,
@@ -623,7 +627,10 @@ impl Engine {
             }
             Event::PageCaptured { material, image } => {
                 if let State::Capture {
-                    material: m, pages, ..
+                    material: m,
+                    pages,
+                    problem,
+                    ..
                 } = &mut self.state
                 {
                     let max = self
@@ -632,7 +639,41 @@ impl Engine {
                         .map_or(0, |m| m.capture.max_pages as usize);
                     if *m == material && pages.len() < max {
                         pages.push(image);
+                        *problem = None;
                         self.last_activity_ms = self.now_ms;
+                    }
+                }
+            }
+            Event::PageRejected {
+                material,
+                problem: found,
+            } => {
+                if let State::Capture {
+                    material: m,
+                    problem,
+                    ..
+                } = &mut self.state
+                    && *m == material
+                {
+                    self.last_activity_ms = self.now_ms;
+                    // Said once for each new problem, not for every frame that shows it.
+                    if *problem != Some(found) {
+                        *problem = Some(found);
+                        let text = match found {
+                            PageProblem::Blurred => self.say(
+                                "照片不清晰，请把材料放平，手离开后保持不动。",
+                                "The picture is blurred. Lay the page flat and keep still once your hand is away.",
+                            ),
+                            PageProblem::Glare => self.say(
+                                "材料反光，请调整角度或去掉塑料封套。",
+                                "The page reflects the light. Tilt it or take it out of its plastic cover.",
+                            ),
+                            PageProblem::CutOff => self.say(
+                                "材料没有全部放在拍摄区内，请移到框线中间。",
+                                "Part of the page is outside the frame. Move it to the middle.",
+                            ),
+                        };
+                        fx.push(Effect::Speak { text });
                     }
                 }
             }
@@ -1052,6 +1093,7 @@ impl Engine {
                     material,
                     pages,
                     target,
+                    ..
                 },
                 Intent::CaptureDone,
             ) => {
@@ -1397,6 +1439,7 @@ impl Engine {
             material,
             pages: Vec::new(),
             target,
+            problem: None,
         }
     }
 
@@ -1637,7 +1680,10 @@ impl Engine {
             State::Form => self.form(),
             State::Materials => self.materials(),
             State::Capture {
-                material, pages, ..
+                material,
+                pages,
+                problem,
+                ..
             } => {
                 let m = self.catalogue.material(material);
                 Screen::Capture {
@@ -1645,6 +1691,7 @@ impl Engine {
                     name: m.map(|m| self.tr(&m.name)).unwrap_or_default(),
                     pages: pages.len(),
                     max_pages: m.map_or(0, |m| m.capture.max_pages),
+                    problem: *problem,
                 }
             }
             State::Review => self.review(),

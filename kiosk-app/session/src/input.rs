@@ -223,6 +223,18 @@ pub enum SaveFailure {
     Refused,
 }
 
+/// Why the camera did not take a page: what the citizen must fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageProblem {
+    /// Not sharp: the page or the hand moved, or it is not flat.
+    Blurred,
+    /// A reflection hides part of it.
+    Glare,
+    /// Part of it is outside the camera's view.
+    CutOff,
+}
+
 /// What the world reports to the engine.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -302,6 +314,13 @@ pub enum Event {
     OutOfServiceSwitch {
         /// Out of service?
         on: bool,
+    },
+    /// The camera saw a page but did not take it.
+    PageRejected {
+        /// The material being captured.
+        material: String,
+        /// What is wrong.
+        problem: PageProblem,
     },
     /// The maintenance menu's content, answering [`crate::Effect::Maintenance`].
     MaintenanceReport(Box<crate::maintenance::Report>),

@@ -18,6 +18,8 @@ pub mod view;
 
 pub use effect::{Effect, ReceiptInfo, ReceiptKind, Submission, Supplement};
 pub use engine::{Engine, Settings, Timeouts};
-pub use input::{Command, Device, Event, Intent, Language, Record, Records, SaveFailure};
+pub use input::{
+    Command, Device, Event, Intent, Language, PageProblem, Record, Records, SaveFailure,
+};
 pub use records::lookup;
 pub use view::{Screen, View};

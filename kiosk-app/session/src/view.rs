@@ -109,6 +109,8 @@ pub enum Screen {
         pages: usize,
         /// The most it may have.
         max_pages: u32,
+        /// Why the last page laid down was not taken (until one is): what to fix.
+        problem: Option<crate::input::PageProblem>,
     },
     /// Everything, before consent and signature.
     Review {

@@ -585,3 +585,41 @@ fn a_late_answer_about_one_citizen_is_never_applied_to_the_next() {
     assert_eq!(v["screen"], "progress");
     assert_eq!(v["applications"].as_array().unwrap().len(), 0, "{v}");
 }
+
+#[test]
+fn a_page_the_camera_will_not_take_says_what_to_fix_once() {
+    let mut k = Kiosk::new();
+    let who = citizen(15);
+    k.start_item(&who, CERTIFICATE);
+    k.fill_form(&who);
+    k.intent(Intent::Capture {
+        material: "id_card".into(),
+    });
+    let spoken = |k: &Kiosk| k.effects.iter().filter(|e| e.contains("放平")).count();
+    for _ in 0..3 {
+        k.event(Event::PageRejected {
+            material: "id_card".into(),
+            problem: session::PageProblem::Blurred,
+        });
+    }
+    let v = k.view();
+    assert_eq!(
+        (v["screen"].as_str(), v["problem"].as_str()),
+        (Some("capture"), Some("blurred"))
+    );
+    assert_eq!(spoken(&k), 1, "said once, not for every frame");
+    k.event(Event::PageRejected {
+        material: "id_card".into(),
+        problem: session::PageProblem::Glare,
+    });
+    assert_eq!(k.view()["problem"], "glare");
+    k.event(Event::PageCaptured {
+        material: "id_card".into(),
+        image: zeroize::Zeroizing::new(b"page".to_vec()),
+    });
+    let v = k.view();
+    assert_eq!(
+        (v["pages"].as_u64(), &v["problem"]),
+        (Some(1), &Value::Null)
+    );
+}
