@@ -455,6 +455,13 @@ impl Runtime {
                 };
                 self.answer(done("refilled", result));
             }
+            Request::SyncNow => self.blocking(move || {
+                let result = lock(&store)
+                    .sync_now(now_ms())
+                    .map(|n| format!("{n} waiting, sent now"))
+                    .map_err(|e| e.to_string());
+                vec![done("sync_now", result)]
+            }),
             Request::ExportDiagnostics => self.blocking(move || {
                 let (free, check) = {
                     let store = lock(&store);

@@ -833,6 +833,10 @@ fn a_technician_tests_the_printer_counts_paper_and_exports_diagnostics_without_c
         v["last"]["action"] == "refilled" && paper(v) == 0
     });
 
+    k.intent(json!({"intent": "maintain", "action": "sync_now"}));
+    let v = k.wait_for("sync now done", |v| v["last"]["action"] == "sync_now");
+    assert_eq!(v["last"]["ok"], true, "{v}");
+
     // Diagnostics on the USB drive: the report, device states, the store's check.
     k.intent(json!({"intent": "maintain", "action": "export_diagnostics"}));
     let v = k.wait_for("exported", |v| v["last"]["action"] == "export_diagnostics");

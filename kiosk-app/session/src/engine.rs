@@ -587,6 +587,7 @@ impl Engine {
             Action::SelfTest { device } => Some(Request::SelfTest(device)),
             Action::Refilled { supply } => Some(Request::Refilled(supply)),
             Action::ExportDiagnostics => Some(Request::ExportDiagnostics),
+            Action::SyncNow => Some(Request::SyncNow),
         };
         if let (Some(request), State::Maintenance { last, .. }) = (request, &mut self.state) {
             if request != Request::Report {

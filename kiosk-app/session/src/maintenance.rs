@@ -101,6 +101,8 @@ pub enum Action {
     /// Write diagnostics (device states, queue, supplies, the audit chain's check; never
     /// citizen data) to the USB drive.
     ExportDiagnostics,
+    /// Send what waits in the outbox now, without waiting out the back-off.
+    SyncNow,
     /// Leave maintenance mode.
     Leave,
 }
@@ -114,6 +116,7 @@ impl Action {
             Action::Refilled { .. } => "refilled",
             Action::OutOfService { .. } => "out_of_service",
             Action::ExportDiagnostics => "export_diagnostics",
+            Action::SyncNow => "sync_now",
             Action::Leave => "leave",
         }
     }
@@ -131,6 +134,8 @@ pub enum Request {
     Refilled(String),
     /// Write diagnostics to the USB drive.
     ExportDiagnostics,
+    /// Make every waiting outbox entry due now.
+    SyncNow,
 }
 
 /// The menu's content, gathered by the runtime.

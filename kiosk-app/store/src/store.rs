@@ -810,6 +810,15 @@ impl Store {
         }))
     }
 
+    /// "Sync now": every waiting outbox entry is due at once, whatever its back-off (the
+    /// technician has fixed the network). Returns how many were waiting.
+    pub fn sync_now(&mut self, now_ms: i64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET next_attempt_ms = ?1 WHERE state = 'pending' AND next_attempt_ms > ?1",
+            [now_ms],
+        )?)
+    }
+
     /// Records a new status in the application's history.
     pub fn record_status(
         &mut self,

@@ -934,3 +934,31 @@ fn corrections_answer_exactly_what_was_asked_and_go_out_as_their_own_delivery() 
     );
     assert_eq!(store.verify().unwrap().audit_chain, "ok");
 }
+
+#[test]
+fn sync_now_makes_an_entry_backed_off_by_failures_due_at_once() {
+    use kiosk_store::sync::SyncDb;
+    let k = Kiosk::new();
+    let mut store = k.open();
+    let (draft, captured) = k.draft(&store, 4);
+    store.submit(&k.catalogue, draft, captured, NOW).unwrap();
+    drop(store);
+    let mut sync = SyncDb::open(&k.data, &KeyFile(k.key.clone())).unwrap();
+    let job = sync.take(NOW, 60_000, 1).unwrap().remove(0);
+    sync.retry_later(&job, NOW, 3_600_000, "network: unreachable")
+        .unwrap();
+    assert!(
+        sync.take(NOW + 1_000, 60_000, 1).unwrap().is_empty(),
+        "backed off an hour"
+    );
+    drop(sync);
+    let mut store = k.open();
+    assert_eq!(store.sync_now(NOW + 1_000).unwrap(), 1);
+    drop(store);
+    let mut sync = SyncDb::open(&k.data, &KeyFile(k.key.clone())).unwrap();
+    assert_eq!(
+        sync.take(NOW + 1_000, 60_000, 1).unwrap().len(),
+        1,
+        "due now"
+    );
+}
