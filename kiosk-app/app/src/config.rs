@@ -45,8 +45,8 @@ pub struct Maintenance {
     /// technician's card opens maintenance mode.
     #[serde(default)]
     pub pin_hash: Option<String>,
-    /// Technicians' cards: the SHA-256 (lowercase hex) of each ID number
-    /// (`kiosk-app --card-key` makes one).
+    /// Technicians' cards: a salted Argon2 hash of each ID number (`kiosk-app --card-key`
+    /// makes one).
     #[serde(default)]
     pub technician_cards: Vec<String>,
     /// Wrong PINs in a row before the PIN is locked.
@@ -366,12 +366,8 @@ impl Config {
                     .to_owned(),
             );
         }
-        if !m.technician_cards.iter().all(|c| {
-            c.len() == 64
-                && c.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }) {
-            p.push("maintenance.technician_cards: SHA-256 hex from kiosk-app --card-key, never the ID number".to_owned());
+        if !m.technician_cards.iter().all(|c| c.starts_with("$argon2")) {
+            p.push("maintenance.technician_cards: Argon2 hashes from kiosk-app --card-key, never the ID number".to_owned());
         }
         if !(1..=10).contains(&m.max_failures) {
             p.push("maintenance.max_failures: between 1 and 10".to_owned());

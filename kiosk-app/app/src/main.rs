@@ -67,13 +67,14 @@ fn main() -> ExitCode {
         if line.is_empty() {
             return fail("nothing on standard input");
         }
-        let out = if cli.hash_pin {
-            match session::maintenance::hash_pin(line) {
-                Ok(h) => h,
-                Err(e) => return fail(&e),
-            }
+        let hashed = if cli.hash_pin {
+            session::maintenance::hash_pin(line)
         } else {
             session::maintenance::card_key(line)
+        };
+        let out = match hashed {
+            Ok(h) => h,
+            Err(e) => return fail(&e),
         };
         println!("{out}");
         return ExitCode::SUCCESS;

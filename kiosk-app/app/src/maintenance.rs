@@ -113,7 +113,16 @@ pub fn export(
     durable_fs::create_dir_all(&folder.join("status")).map_err(io)?;
     let write = |name: &str, body: Vec<u8>| durable_fs::write_atomic(&folder.join(name), &body);
     write("report.json", pretty(report)).map_err(io)?;
-    write("store-check.json", pretty(store_check)).map_err(io)?;
+    // Counts only: the numbers of incomplete applications stay on the kiosk.
+    let check = serde_json::json!({
+        "integrity": store_check.integrity,
+        "applications": store_check.applications,
+        "outbox_pending": store_check.outbox_pending,
+        "outbox_matches": store_check.outbox_matches,
+        "audit_chain": store_check.audit_chain,
+        "incomplete": store_check.incomplete.len(),
+    });
+    write("store-check.json", pretty(&check)).map_err(io)?;
     if let Ok(dir) = std::fs::read_dir(config.data_dir.join("status")) {
         for entry in dir.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();

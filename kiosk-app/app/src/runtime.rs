@@ -89,7 +89,7 @@ impl Runtime {
         let catalogue = installed.current().ok_or_else(|| {
             StartError::Catalogue(format!("none installed at {}", file.display()))
         })?;
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             catalogue.clone(),
             Settings {
                 terminal: config.terminal.id.clone(),
@@ -99,6 +99,14 @@ impl Runtime {
             },
             now_ms(),
         );
+        // A restart must not give a PIN guesser a fresh set of tries.
+        match store.audit_since(now_ms() - 86_400_000) {
+            Ok(events) => {
+                let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
+                engine.restore_pin_guard(&events);
+            }
+            Err(e) => tracing::warn!(error = %e, "maintenance PIN lockout not restored"),
+        }
         Ok(Runtime {
             engine,
             store: Arc::new(Mutex::new(store)),
@@ -130,13 +138,20 @@ impl Runtime {
                 input = inputs.recv() => match input {
                     Some(Input::Intent(intent)) => self.engine.intent(now, intent),
                     Some(Input::Event(event)) => {
+                        let read = matches!(event, Event::CardRead(_));
                         if let Event::CardRead(who) = &event {
                             self.holder = Some(Holder {
                                 name: Zeroizing::new(who.name.clone()),
                                 id_number: Zeroizing::new(who.id_number.clone()),
                             });
                         }
-                        self.engine.event(now, event)
+                        let effects = self.engine.event(now, event);
+                        // A card read outside a session (a technician's at the maintenance
+                        // login, or any card there) is not kept.
+                        if read && !self.engine.in_session() {
+                            self.holder = None;
+                        }
+                        effects
                     }
                     None => return Exit::Closed,
                 },
@@ -498,13 +513,32 @@ impl Runtime {
                     let _ = inputs.send(Input::Event(done("self_test", result)));
                 });
             }
+            Request::SelfTest(Device::Store) => self.blocking(move || {
+                let result = match lock(&store).verify() {
+                    Ok(r)
+                        if r.integrity == "ok"
+                            && r.audit_chain == "ok"
+                            && r.incomplete.is_empty() =>
+                    {
+                        Ok(format!("store: ok, {} applications", r.applications))
+                    }
+                    Ok(r) => Err(format!(
+                        "store: integrity {}, audit chain {}, {} incomplete",
+                        r.integrity,
+                        r.audit_chain,
+                        r.incomplete.len()
+                    )),
+                    Err(e) => Err(format!("store: {e}")),
+                };
+                vec![done("self_test", result)]
+            }),
             Request::SelfTest(device) => {
                 let name = match device {
                     Device::IdReader => "idcard",
                     Device::Camera => "doc-camera",
                     Device::Dispenser => "dispenser",
                     Device::A4Printer => "a4-printer",
-                    Device::ReceiptPrinter | Device::Store => "store",
+                    Device::ReceiptPrinter | Device::Store => "receipt-printer",
                 };
                 let state = sync_agent::agent::device_reports(&config.data_dir)
                     .into_iter()
@@ -543,7 +577,9 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
 fn save_failed(e: &StoreError) -> Event {
     let failure = match e {
         StoreError::DiskFull { .. } => SaveFailure::DiskFull,
-        StoreError::Refused(_) => SaveFailure::Refused,
+        // Corrections for an application no longer kept (purged in between): nothing to do
+        // with the store's health.
+        StoreError::Refused(_) | StoreError::NotFound(_) => SaveFailure::Refused,
         _ => SaveFailure::StoreFailed,
     };
     tracing::error!(error = %e, "application not saved");

@@ -179,9 +179,10 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
             pin_hash: Some(
                 session::maintenance::hash_pin(TECHNICIAN_PIN).map_err(e("maintenance"))?,
             ),
-            technician_cards: vec![session::maintenance::card_key(
-                &demo_data::applicant(TECHNICIAN_CARD).id_number,
-            )],
+            technician_cards: vec![
+                session::maintenance::card_key(&demo_data::applicant(TECHNICIAN_CARD).id_number)
+                    .map_err(e("maintenance"))?,
+            ],
             export_dir: usb,
             ..Maintenance::default()
         },

@@ -867,6 +867,16 @@ fn a_technician_tests_the_printer_counts_paper_and_exports_diagnostics_without_c
 
     k.intent(json!({"intent": "maintain", "action": "leave"}));
     k.screen("attract");
+
+    // A technician's card opens it too; it starts no citizen session.
+    k.intent(json!({"intent": "maintenance_gesture"}));
+    k.screen("maintenance_login");
+    k.world(json!({"world": "insert_card", "citizen": kiosk_app::simulated::TECHNICIAN_CARD}));
+    let v = k.screen("maintenance");
+    assert_nothing_of(&v, kiosk_app::simulated::TECHNICIAN_CARD);
+    k.intent(json!({"intent": "cancel"}));
+    k.world(json!({"world": "remove_card"}));
+    k.screen("attract");
 }
 
 #[test]

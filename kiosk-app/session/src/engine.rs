@@ -180,6 +180,13 @@ pub struct Engine {
     reported: Option<String>,
 }
 
+/// The pinyin initials of a Chinese name (无犯罪记录证明 → `wfzjlzm`), for the search that
+/// elderly citizens used to phone keypads know (拼音首字母检索).
+fn initials(zh: &str) -> String {
+    use pinyin::ToPinyin;
+    zh.to_pinyin().flatten().map(|p| p.first_letter()).collect()
+}
+
 fn mask(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
     if chars.len() <= 8 {
@@ -223,6 +230,13 @@ impl Engine {
     /// the store refuses it, so this is applied only between sessions by the runtime.
     pub fn set_catalogue(&mut self, catalogue: Arc<Catalogue>) {
         self.catalogue = catalogue;
+    }
+
+    /// Takes up the maintenance PIN's lockout where the audit left it (at start).
+    pub fn restore_pin_guard(&mut self, events: &[AuditEvent]) {
+        let (failures, locked_until_ms) = crate::maintenance::guard_from_audit(events);
+        self.pin_failures = failures;
+        self.pin_locked_until_ms = locked_until_ms;
     }
 
     /// Whether a citizen's session is under way (remote commands wait for its end).
@@ -1798,7 +1812,10 @@ impl Engine {
         let terminal = &self.settings.terminal;
         let needle = search.trim().to_lowercase();
         let hit = |t: &Text| {
-            needle.is_empty() || t.zh.contains(&needle) || t.en.to_lowercase().contains(&needle)
+            needle.is_empty()
+                || t.zh.contains(&needle)
+                || t.en.to_lowercase().contains(&needle)
+                || initials(&t.zh).contains(&needle)
         };
         Screen::Choose {
             search: search.to_owned(),

@@ -1,5 +1,6 @@
 //! Maintenance mode: who may enter (a technician PIN, stored only as an Argon2 hash and locked
-//! out after repeated failures, or a technician's card, known only by a hash of its number),
+//! out after repeated failures, or a technician's card, known only by a salted Argon2 hash of
+//! its number: an unsalted hash of an ID number is reversed by trying them all),
 //! what a technician may do, and what the menu shows. The menu is built from a [`Report`] the
 //! runtime gathers: device states, the outbox's counts, the certificate, the supplies, the
 //! terminal's identity. None of it is citizen data, by construction.
@@ -7,14 +8,13 @@
 use crate::input::Device;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Who may enter maintenance mode. With neither a PIN hash nor a card, nobody can.
 #[derive(Debug, Clone)]
 pub struct Access {
     /// The technician PIN's Argon2 hash (PHC string), from [`hash_pin`].
     pub pin_hash: Option<String>,
-    /// Technicians' cards: [`card_key`] of each ID number.
+    /// Technicians' cards: [`card_key`] of each ID number (Argon2 hashes).
     pub technician_cards: Vec<String>,
     /// Wrong PINs in a row before the PIN is locked.
     pub max_failures: u32,
@@ -36,21 +36,46 @@ impl Default for Access {
 impl Access {
     /// Whether `pin` is the technician PIN. A malformed hash matches nothing.
     pub fn pin_matches(&self, pin: &str) -> bool {
-        self.pin_hash
-            .as_deref()
-            .and_then(|h| PasswordHash::new(h).ok())
-            .is_some_and(|h| {
-                argon2::Argon2::default()
-                    .verify_password(pin.as_bytes(), &h)
-                    .is_ok()
-            })
+        self.pin_hash.as_deref().is_some_and(|h| matches(h, pin))
     }
 
     /// Whether the card with this ID number is a technician's.
     pub fn is_technician(&self, id_number: &str) -> bool {
-        let key = card_key(id_number);
-        self.technician_cards.contains(&key)
+        let id = normalised(id_number);
+        self.technician_cards.iter().any(|hash| matches(hash, &id))
     }
+}
+
+fn matches(hash: &str, secret: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(secret.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+fn normalised(id_number: &str) -> String {
+    id_number.trim().to_uppercase()
+}
+
+/// The PIN's lockout as the audit of the last day leaves it: wrong PINs since the last entry or
+/// lockout, and the lockout's end. The kiosk rebuilds it at start, so that a restart does not
+/// give a guesser a fresh set of tries.
+pub fn guard_from_audit(events: &[kiosk_store::AuditEvent]) -> (u32, Option<i64>) {
+    use kiosk_store::AuditEvent as A;
+    let (mut failures, mut locked_until_ms) = (0, None);
+    for event in events {
+        match event {
+            A::MaintenanceRefused { how } if how == "pin" => failures += 1,
+            A::MaintenanceEntered { .. } => failures = 0,
+            A::MaintenanceLockedOut { until_ms } => {
+                failures = 0;
+                locked_until_ms = Some(*until_ms);
+            }
+            _ => {}
+        }
+    }
+    (failures, locked_until_ms)
 }
 
 /// The Argon2id hash of a PIN, as the configuration keeps it.
@@ -71,10 +96,10 @@ fn getrandom(buf: &mut [u8]) -> Result<(), String> {
         .map_err(|e| format!("no randomness: {e}"))
 }
 
-/// How a technician's card is named in the configuration: the SHA-256 of its ID number, in
-/// lowercase hex, so that the file does not carry the number itself.
-pub fn card_key(id_number: &str) -> String {
-    hex::encode(Sha256::digest(id_number.trim().to_uppercase().as_bytes()))
+/// How a technician's card is named in the configuration: a salted Argon2 hash of its ID
+/// number, so that the file neither carries the number nor lets it be found by trying them all.
+pub fn card_key(id_number: &str) -> Result<String, String> {
+    hash_pin(&normalised(id_number))
 }
 
 /// What a technician does in the menu.

@@ -623,3 +623,26 @@ fn a_page_the_camera_will_not_take_says_what_to_fix_once() {
         (Some(1), &Value::Null)
     );
 }
+
+#[test]
+fn items_are_found_by_characters_by_english_and_by_pinyin_initials() {
+    let mut k = Kiosk::new();
+    k.place_card(&citizen(16));
+    k.intent(Intent::NewApplication);
+    let found = |k: &mut Kiosk, text: &str| -> Vec<String> {
+        k.intent(Intent::Search { text: text.into() });
+        k.view()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for text in ["犯罪记录", "criminal", "wfzjl", "WFZJL"] {
+        assert!(
+            found(&mut k, text).contains(&CERTIFICATE.to_owned()),
+            "{text}"
+        );
+    }
+    assert!(found(&mut k, "zzzzq").is_empty());
+}

@@ -151,3 +151,28 @@ fn an_idle_menu_closes_by_itself() {
     k.wait(Timeouts::default().screen_s as i64 + 1);
     assert_eq!(k.screen(), "attract");
 }
+
+#[test]
+fn a_lockout_survives_a_restart_through_the_audit() {
+    use kiosk_store::AuditEvent;
+    let mut k = Kiosk::new();
+    let until_ms = k.now + 600_000;
+    let refused = || AuditEvent::MaintenanceRefused { how: "pin".into() };
+    k.engine.restore_pin_guard(&[
+        refused(),
+        AuditEvent::MaintenanceLockedOut { until_ms },
+        refused(),
+    ]);
+    k.intent(Intent::MaintenanceGesture);
+    let v = k.view();
+    assert_eq!(
+        (v["failures"].as_u64(), v["locked_s"].as_u64()),
+        (Some(1), Some(600))
+    );
+    pin(&mut k, PIN);
+    assert_eq!(
+        k.screen(),
+        "maintenance_login",
+        "still locked after the restart"
+    );
+}

@@ -810,6 +810,11 @@ impl Store {
         }))
     }
 
+    /// The audit events recorded since `since_ms`, oldest first, with their times.
+    pub fn audit_since(&self, since_ms: i64) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        audit::since(&self.conn, since_ms)
+    }
+
     /// "Sync now": every waiting outbox entry is due at once, whatever its back-off (the
     /// technician has fixed the network). Returns how many were waiting.
     pub fn sync_now(&mut self, now_ms: i64) -> Result<usize, StoreError> {
@@ -955,6 +960,7 @@ impl Store {
                 .and_then(|n| unseal_application(&self.keys, &n, &applicant_key, &sealed).ok())
                 .is_some_and(|a| {
                     a.page_files()
+                        .chain(a.supplements.iter().flat_map(Supplement::page_files))
                         .all(|p| self.pages_dir.join(&p.file).is_file())
                 });
             if !whole {

@@ -237,24 +237,29 @@ impl SyncDb {
             if state.as_deref() == Some("delivered") {
                 continue;
             }
-            if job.part == 0 {
+            // The history says `Delivered` once, right after `Saved`: a repeat acknowledged
+            // after review results (or a supplement) arrived must not set it back.
+            let first = job.part == 0
+                && load_application(&tx, &self.keys, &job.number)?.status() == Some(&Status::Saved);
+            if first {
                 apply_status(&tx, &self.keys, &job.number, Status::Delivered, now_ms)?;
-            } else {
-                tx.execute(
-                    "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, lease_until_ms = NULL
-                     WHERE id = ?1",
-                    params![job.id, now_ms],
-                )?;
-                audit::append(
-                    &tx,
-                    &self.keys,
-                    now_ms,
-                    &AuditEvent::SupplementDelivered {
-                        number: job.number.to_string(),
-                        n: job.part,
-                    },
-                )?;
+                continue;
             }
+            tx.execute(
+                "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, lease_until_ms = NULL
+                 WHERE id = ?1",
+                params![job.id, now_ms],
+            )?;
+            let event = match job.part {
+                0 => AuditEvent::Delivered {
+                    number: job.number.to_string(),
+                },
+                n => AuditEvent::SupplementDelivered {
+                    number: job.number.to_string(),
+                    n,
+                },
+            };
+            audit::append(&tx, &self.keys, now_ms, &event)?;
         }
         tx.commit()?;
         Ok(())
@@ -428,20 +433,7 @@ impl SyncDb {
     /// The audit events recorded since `since_ms`, oldest first, with their times (for the
     /// heartbeat's statistics). An event this build does not know is skipped.
     pub fn audit_since(&self, since_ms: i64) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT at_ms, event FROM audit WHERE at_ms >= ?1 ORDER BY seq")?;
-        let rows = stmt.query_map([since_ms], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (at_ms, event) = row?;
-            if let Ok(event) = serde_json::from_str(&event) {
-                out.push((at_ms, event));
-            }
-        }
-        Ok(out)
+        audit::since(&self.conn, since_ms)
     }
 
     /// Dead letters: number and the server's reason.

@@ -11,39 +11,39 @@ pub const WINDOW_MS: i64 = 24 * 3_600_000;
 pub fn from_audit(events: &[(i64, AuditEvent)], window_ms: i64) -> Statistics {
     let mut s = Statistics {
         window_s: (window_ms / 1000).max(0) as u64,
-        applications_by_hour: vec![0; 24],
-        ratings: vec![0; 5],
         ..Statistics::default()
     };
-    // Whether the session under way has done something: filed, supplied or collected.
-    let mut productive = false;
+    // Whether the session under way (one begun inside the window) has begun a new application
+    // it has not saved yet; `None` outside such a session.
+    let mut unsaved: Option<bool> = None;
     for (at_ms, event) in events {
         match event {
             AuditEvent::SessionStarted => {
                 s.sessions += 1;
-                productive = false;
+                unsaved = Some(false);
+            }
+            AuditEvent::ItemsChosen { .. } => {
+                if let Some(u) = unsaved.as_mut() {
+                    *u = true;
+                }
             }
             AuditEvent::SessionEnded { outcome, .. } => {
                 *s.ended.entry(outcome.clone()).or_default() += 1;
-                if !productive {
+                if unsaved.take() == Some(true) {
                     s.abandoned += 1;
                 }
             }
             AuditEvent::ApplicationSaved { items, .. } => {
-                productive = true;
+                if let Some(u) = unsaved.as_mut() {
+                    *u = false;
+                }
                 for item in items {
                     *s.applications_by_item.entry(item.clone()).or_default() += 1;
                 }
                 s.applications_by_hour[usize::from(application::time::local_hour(*at_ms))] += 1;
             }
-            AuditEvent::SupplementSaved { .. } => {
-                productive = true;
-                s.supplements += 1;
-            }
-            AuditEvent::ResultCollected { .. } => {
-                productive = true;
-                s.results_collected += 1;
-            }
+            AuditEvent::SupplementSaved { .. } => s.supplements += 1,
+            AuditEvent::ResultCollected { .. } => s.results_collected += 1,
             AuditEvent::Rated { stars, .. } if (1..=5).contains(stars) => {
                 s.ratings[usize::from(*stars) - 1] += 1;
             }
@@ -79,8 +79,15 @@ mod tests {
             screen: "goodbye".into(),
             duration_ms: 1,
         };
+        let chosen = || AuditEvent::ItemsChosen {
+            bundle: None,
+            items: vec!["A".into()],
+        };
         let events = vec![
+            // A session begun before the window: its end is counted, not as abandoned.
+            (MORNING - 1, ended("timed_out")),
             (MORNING, AuditEvent::SessionStarted),
+            (MORNING, chosen()),
             (MORNING, saved(&["A", "B"])),
             (
                 MORNING,
@@ -91,6 +98,7 @@ mod tests {
             ),
             (MORNING, ended("completed")),
             (MORNING + 3_600_000, AuditEvent::SessionStarted),
+            (MORNING + 3_600_000, chosen()),
             (
                 MORNING + 3_600_000,
                 AuditEvent::DeviceChanged {
@@ -101,6 +109,7 @@ mod tests {
             ),
             (MORNING + 3_600_000, ended("timed_out")),
             (MORNING + 7_200_000, AuditEvent::SessionStarted),
+            (MORNING + 7_200_000, chosen()),
             (MORNING + 7_200_000, saved(&["A"])),
             (
                 MORNING + 7_200_000,
@@ -110,12 +119,16 @@ mod tests {
                 },
             ),
             (MORNING + 7_200_000, ended("completed")),
+            // Only a look at progress: not abandoned.
+            (MORNING + 8_000_000, AuditEvent::SessionStarted),
+            (MORNING + 8_000_000, ended("cancelled")),
         ];
         let s = from_audit(&events, WINDOW_MS);
         assert_eq!(s.window_s, 86_400);
-        assert_eq!((s.sessions, s.abandoned), (3, 1));
+        assert_eq!((s.sessions, s.abandoned), (4, 1));
         assert_eq!(s.ended["completed"], 2);
-        assert_eq!(s.ended["timed_out"], 1);
+        assert_eq!(s.ended["timed_out"], 2);
+        assert_eq!(s.ended["cancelled"], 1);
         assert_eq!(
             (s.applications_by_item["A"], s.applications_by_item["B"]),
             (2, 1)
@@ -127,5 +140,10 @@ mod tests {
         assert_eq!(s.applications_by_hour.iter().sum::<u64>(), 2);
         assert_eq!(s.ratings, [0, 1, 0, 0, 1]);
         assert_eq!(s.device_failures["Camera"], 1);
+        let none = from_audit(&[], WINDOW_MS);
+        assert_eq!(
+            (none.applications_by_hour, none.ratings),
+            (vec![0; 24], vec![0; 5])
+        );
     }
 }

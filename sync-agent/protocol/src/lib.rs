@@ -177,7 +177,7 @@ pub struct Heartbeat {
 }
 
 /// Statistics derived from the kiosk's audit over a window (the last 24 hours).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statistics {
     /// The window, seconds.
     pub window_s: u64,
@@ -185,7 +185,7 @@ pub struct Statistics {
     pub sessions: u64,
     /// How sessions ended: `completed`, `cancelled`, `timed_out`, `card_changed`.
     pub ended: std::collections::BTreeMap<String, u64>,
-    /// Sessions that ended without filing, supplying or collecting anything.
+    /// Sessions that began a new application and ended without saving it.
     pub abandoned: u64,
     /// Applications saved, by item code (a bundle counts each of its items).
     pub applications_by_item: std::collections::BTreeMap<String, u64>,
@@ -199,6 +199,24 @@ pub struct Statistics {
     pub ratings: Vec<u64>,
     /// Devices that became unusable, by device.
     pub device_failures: std::collections::BTreeMap<String, u64>,
+}
+
+impl Default for Statistics {
+    /// Nothing counted: 24 hours and 5 ratings, all zero.
+    fn default() -> Self {
+        Statistics {
+            window_s: 0,
+            sessions: 0,
+            ended: Default::default(),
+            abandoned: 0,
+            applications_by_item: Default::default(),
+            applications_by_hour: vec![0; 24],
+            supplements: 0,
+            results_collected: 0,
+            ratings: vec![0; 5],
+            device_failures: Default::default(),
+        }
+    }
 }
 
 /// An application the server refused for good.

@@ -319,9 +319,13 @@ pub fn technician() -> Applicant {
 /// The PIN and the technician's card; the hash is made once (Argon2 is slow on purpose).
 fn maintenance_access() -> Access {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static CARD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Access {
         pin_hash: Some(HASH.get_or_init(|| hash_pin(PIN).unwrap()).clone()),
-        technician_cards: vec![card_key(&technician().id_number)],
+        technician_cards: vec![
+            CARD.get_or_init(|| card_key(&technician().id_number).unwrap())
+                .clone(),
+        ],
         ..Access::default()
     }
 }
