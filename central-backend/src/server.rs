@@ -274,15 +274,11 @@ async fn post_application(
             "the application was taken by another terminal",
         );
     }
-    let named: Vec<&str> = submission
-        .application
-        .page_files()
-        .map(|p| p.file.as_str())
-        .collect();
-    if !pages_listed(&named, &submission.pages) {
-        return pages_mismatch();
-    }
-    let pages = submission.pages.iter().map(|p| p.sha256.clone()).collect();
+    let named = submission.application.page_files().map(|p| p.file.as_str());
+    let pages = match page_addresses(named, &submission.pages) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     idempotent(
         &app,
         device,
@@ -328,15 +324,11 @@ async fn post_supplement(
             "Idempotency-Key must be NUMBER/N of the supplement, for the application in the path",
         );
     }
-    let named: Vec<&str> = supplement
-        .supplement
-        .page_files()
-        .map(|p| p.file.as_str())
-        .collect();
-    if !pages_listed(&named, &supplement.pages) {
-        return pages_mismatch();
-    }
-    let pages = supplement.pages.iter().map(|p| p.sha256.clone()).collect();
+    let named = supplement.supplement.page_files().map(|p| p.file.as_str());
+    let pages = match page_addresses(named, &supplement.pages) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     idempotent(
         &app,
         device,
@@ -350,21 +342,26 @@ async fn post_supplement(
     .await
 }
 
-/// Whether the pages list names exactly the record's page files, in order, by valid digests.
-fn pages_listed(named: &[&str], pages: &[sync_protocol::PageEntry]) -> bool {
-    named.len() == pages.len()
+/// The addresses of the listed pages, if the list names exactly the record's page files, in
+/// order, by valid digests; else `422 pages_mismatch`.
+fn page_addresses<'a>(
+    named: impl Iterator<Item = &'a str>,
+    pages: &[sync_protocol::PageEntry],
+) -> Result<Vec<String>, Response> {
+    let named: Vec<&str> = named.collect();
+    let listed = named.len() == pages.len()
         && named.iter().zip(pages).all(|(n, p)| *n == p.file)
         && pages
             .iter()
-            .all(|p| sync_protocol::is_sha256_hex(&p.sha256))
-}
-
-fn pages_mismatch() -> Response {
-    error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "pages_mismatch",
-        "the pages list does not match the record's pages",
-    )
+            .all(|p| sync_protocol::is_sha256_hex(&p.sha256));
+    if !listed {
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "pages_mismatch",
+            "the pages list does not match the record's pages",
+        ));
+    }
+    Ok(pages.iter().map(|p| p.sha256.clone()).collect())
 }
 
 /// The idempotent part of a submission: a key seen before is answered from what was stored

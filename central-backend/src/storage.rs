@@ -277,6 +277,24 @@ fn status_name(status: &Status) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Stores the answer for an idempotency key, in the transaction that stored what it answers.
+fn answered(
+    tx: &rusqlite::Transaction<'_>,
+    device: &str,
+    key: &str,
+    receipt: &Receipt,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE submissions SET state = 'done', receipt = ?3 WHERE device = ?1 AND key = ?2",
+        params![
+            device,
+            key,
+            serde_json::to_string(receipt).unwrap_or_default()
+        ],
+    )?;
+    Ok(())
+}
+
 impl Storage for SqliteStorage {
     fn has_page(&self, sha256: &str) -> Result<bool, StorageError> {
         Ok(self.page_path(sha256).is_file())
@@ -355,14 +373,7 @@ impl Storage for SqliteStorage {
                 params![number, position as i64, page.sha256],
             )?;
         }
-        tx.execute(
-            "UPDATE submissions SET state = 'done', receipt = ?3 WHERE device = ?1 AND key = ?2",
-            params![
-                device,
-                key,
-                serde_json::to_string(&receipt).unwrap_or_default()
-            ],
-        )?;
+        answered(&tx, device, key, &receipt)?;
         tx.commit()?;
         Ok(receipt)
     }
@@ -401,14 +412,7 @@ impl Storage for SqliteStorage {
             case,
             received_at_ms: now_ms,
         };
-        tx.execute(
-            "UPDATE submissions SET state = 'done', receipt = ?3 WHERE device = ?1 AND key = ?2",
-            params![
-                device,
-                key,
-                serde_json::to_string(&receipt).unwrap_or_default()
-            ],
-        )?;
+        answered(&tx, device, key, &receipt)?;
         tx.commit()?;
         Ok(receipt)
     }
