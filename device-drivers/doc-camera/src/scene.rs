@@ -110,6 +110,8 @@ pub struct Scene {
     pub kind: PageKind,
     /// Paper size in millimetres.
     pub paper_mm: (f64, f64),
+    /// Quarter turns clockwise the page was laid from upright.
+    pub turns: u8,
     /// Faults put in.
     pub faults: Faults,
     /// A hand in view, if any.
@@ -148,6 +150,9 @@ pub struct Truth {
     pub kind: PageKind,
     /// Paper size in millimetres.
     pub paper_mm: [f64; 2],
+    /// Quarter turns clockwise the page was laid from upright.
+    #[serde(default)]
+    pub turns: u8,
     /// The faults put in.
     pub faults: Faults,
     /// Whether a hand is in view.
@@ -155,8 +160,14 @@ pub struct Truth {
 }
 
 impl Scene {
-    /// The scene for `seed` with the given faults and no hand.
+    /// The scene for `seed` with the given faults and no hand, the page laid upright.
     pub fn generate(seed: u64, faults: Faults) -> Scene {
+        Scene::generate_laid(seed, faults, 0)
+    }
+
+    /// The scene for `seed` with the page laid `turns` quarter turns clockwise from upright
+    /// (sideways or upside down), as citizens often lay it.
+    pub fn generate_laid(seed: u64, faults: Faults, turns: u8) -> Scene {
         let mut rng = Rng::new(seed);
         let kind = match rng.int(0, 20) {
             0..=7 => PageKind::Text,
@@ -170,7 +181,7 @@ impl Scene {
             (210.0, 297.0)
         };
         let scale = BASE_WIDTH / docscan::DEFAULT_FIELD_WIDTH_MM * rng.range(0.95, 1.04);
-        let page_to_base = place(&mut rng, paper_mm, scale, faults.cut_off);
+        let page_to_base = place(&mut rng, paper_mm, scale, faults.cut_off, turns);
         let base_to_page = page_to_base.inverse().unwrap_or(page_to_base);
         let outline = page_outline(&page_to_base, paper_mm);
         let desk = match rng.int(0, 4) {
@@ -230,6 +241,7 @@ impl Scene {
             seed,
             kind,
             paper_mm,
+            turns: turns % 4,
             faults,
             hand: None,
             page: true,
@@ -316,6 +328,7 @@ impl Scene {
             corners: self.corners(width, height).0.map(|p| [p.x, p.y]),
             kind: self.kind,
             paper_mm: [self.paper_mm.0, self.paper_mm.1],
+            turns: self.turns,
             faults: self.faults,
             hand: self.hand.is_some(),
         }
@@ -449,9 +462,17 @@ pub fn seeded(i: u64) -> Scene {
     Scene::generate(1000 + i, faults)
 }
 
-/// Where the page lies: rotated up to 15°, tilted a little (each corner moved up to 1.5% of
-/// the page), inside the frame with a margin, or pushed past an edge when `cut_off`.
-fn place(rng: &mut Rng, paper: (f64, f64), scale: f64, cut_off: bool) -> Homography {
+/// Scene `i` of the fixed seeded set laid any way round, used by the orientation test and
+/// `kioskctl sim camera --turned`: each page laid a quarter turn clockwise more than the one
+/// before (upright, on its right side, upside down, on its left side), with no faults.
+pub fn seeded_turned(i: u64) -> Scene {
+    Scene::generate_laid(5000 + i, Faults::default(), (i % 4) as u8)
+}
+
+/// Where the page lies: `turns` quarter turns clockwise and up to 15° more either way, tilted a
+/// little (each corner moved up to 1.5% of the page), inside the frame with a margin, or pushed
+/// past an edge when `cut_off`.
+fn place(rng: &mut Rng, paper: (f64, f64), scale: f64, cut_off: bool, turns: u8) -> Homography {
     let (pw, ph) = paper;
     let page = [
         Point::new(0.0, 0.0),
@@ -462,7 +483,8 @@ fn place(rng: &mut Rng, paper: (f64, f64), scale: f64, cut_off: bool) -> Homogra
     let mut fallback = None;
     for attempt in 0..200 {
         let max_angle = 15f64.to_radians() * (1.0 - attempt as f64 / 200.0);
-        let angle = rng.range(-max_angle, max_angle);
+        let angle =
+            rng.range(-max_angle, max_angle) + f64::from(turns % 4) * std::f64::consts::FRAC_PI_2;
         let (sin, cos) = angle.sin_cos();
         let centre = Point::new(
             rng.range(0.3, 0.7) * BASE_WIDTH,

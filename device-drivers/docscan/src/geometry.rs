@@ -84,10 +84,11 @@ impl Quad {
         })
     }
 
-    /// The same outline starting `k` corners later: the page turned by `k` quarter turns.
-    pub fn rotated(&self, k: usize) -> Quad {
+    /// The same outline for the page's content turned `k` quarter turns clockwise: its
+    /// top-left is the corner `k` places back (a quarter turn brings the bottom-left up).
+    pub fn turned(&self, k: usize) -> Quad {
         let mut p = self.0;
-        p.rotate_left(k % 4);
+        p.rotate_right(k % 4);
         Quad(p)
     }
 }

@@ -16,6 +16,7 @@
 pub mod detect;
 pub mod geometry;
 pub mod jpeg;
+pub mod orient;
 pub mod paper;
 pub mod pdf;
 pub mod picture;
@@ -24,6 +25,7 @@ pub mod warp;
 
 pub use detect::Found;
 pub use geometry::{Point, Quad};
+pub use orient::Orientation;
 pub use picture::{Picture, Plane};
 pub use quality::{Problem, Quality};
 pub use warp::Render;
@@ -65,8 +67,11 @@ impl Default for Options {
 /// A processed page.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scan {
-    /// The page's corners in the input frame, clockwise from its top-left.
+    /// The page's corners in the input frame, clockwise from its top-left (as its text
+    /// reads, when the orientation is sure).
     pub corners: Quad,
+    /// How the page was laid, and the quarter turns that put it upright.
+    pub orientation: Orientation,
     /// Output width in pixels.
     pub width: usize,
     /// Output height in pixels.
@@ -131,6 +136,26 @@ impl Frame {
     pub fn locate(&self) -> Option<Found> {
         detect::find_page(&self.picture.y, &self.small, self.factor)
     }
+
+    /// Which way up the page `found` lies, read from the detection copy.
+    pub fn orientation(&self, found: &Found, options: &Options) -> Orientation {
+        let px_per_mm = self.picture.width() as f64 / options.field_width_mm.max(1.0);
+        let (w_mm, h_mm) = paper::size_mm(&found.quad, px_per_mm);
+        let k = orient::PX_PER_MM;
+        let (w, h) = ((w_mm * k).round() as usize, (h_mm * k).round() as usize);
+        // Detection pixel centres sit at the centre of each factor² block.
+        let (f, off) = (self.factor as f64, (self.factor as f64 - 1.0) / 2.0);
+        let small_quad = Quad(
+            found
+                .quad
+                .0
+                .map(|p| Point::new((p.x - off) / f, (p.y - off) / f)),
+        );
+        match warp::page_to_frame(&small_quad, w, h) {
+            Some(map) => orient::detect(&warp::resample(&self.small, &map, w, h)),
+            None => Orientation::UNSURE,
+        }
+    }
 }
 
 /// One frame to one page: decode, find, flatten, check, encode.
@@ -150,16 +175,21 @@ pub fn process(jpeg: &[u8], options: &Options) -> Result<Scan, ScanError> {
     Ok(scan)
 }
 
-/// The page `found` in `frame`, corrected, checked and encoded.
+/// The page `found` in `frame`, turned upright, corrected, checked and encoded.
 pub fn finish(frame: &Frame, found: &Found, options: &Options) -> Result<Scan, ScanError> {
     let picture = &frame.picture;
     let px_per_mm = picture.width() as f64 / options.field_width_mm.max(1.0);
-    let (w_mm, h_mm) = paper::size_mm(&found.quad, px_per_mm);
+    // The checks read the frame only, whichever way up the page is: they run beside the
+    // orientation (each on one core), so that the warp has every core to itself.
+    let (orientation, quality) =
+        rayon::join(|| frame.orientation(found, options), || check(frame, found));
+    let quad = found.quad.turned(usize::from(orientation.turns));
+    let (w_mm, h_mm) = paper::size_mm(&quad, px_per_mm);
     let (width, height) = (
         paper::pixels(w_mm, options.dpi),
         paper::pixels(h_mm, options.dpi),
     );
-    let map = warp::page_to_frame(&found.quad, width, height).ok_or(ScanError::NoPage)?;
+    let map = warp::page_to_frame(&quad, width, height).ok_or(ScanError::NoPage)?;
     let render = options.render.unwrap_or_else(|| {
         if colourful(picture, &map, width, height) {
             Render::Colour
@@ -168,30 +198,11 @@ pub fn finish(frame: &Frame, found: &Found, options: &Options) -> Result<Scan, S
         }
     });
     let bg = warp::background(&frame.small, frame.factor, &map, width, height);
-    let small_quad = found.quad.scale(1.0 / frame.factor as f64);
-    // The checks read the frame only: they run beside the warp.
-    let (page, quality) = rayon::join(
-        || warp::warp(picture, &map, &bg, width, height, render),
-        || {
-            let unit = Homography::from_points(
-                &[
-                    Point::new(0.0, 0.0),
-                    Point::new(1.0, 0.0),
-                    Point::new(1.0, 1.0),
-                    Point::new(0.0, 1.0),
-                ],
-                &found.quad.0,
-            );
-            Quality {
-                sharp: unit.is_none_or(|u| quality::sharp(&picture.y, &u)),
-                glare: quality::glare(&frame.small, |p| small_quad.contains(p), small_quad.area()),
-                complete: found.complete,
-            }
-        },
-    );
+    let page = warp::warp(picture, &map, &bg, width, height, render);
     let (jpeg, jpeg_quality) = jpeg::encode_within(&page, options.budget_bytes, options.dpi)?;
     Ok(Scan {
-        corners: found.quad,
+        corners: quad,
+        orientation,
         width,
         height,
         quality,
@@ -203,6 +214,25 @@ pub fn finish(frame: &Frame, found: &Found, options: &Options) -> Result<Scan, S
         jpeg,
         jpeg_quality,
     })
+}
+
+/// The quality checks of the page `found` in `frame`.
+fn check(frame: &Frame, found: &Found) -> Quality {
+    let small_quad = found.quad.scale(1.0 / frame.factor as f64);
+    let unit = Homography::from_points(
+        &[
+            Point::new(0.0, 0.0),
+            Point::new(1.0, 0.0),
+            Point::new(1.0, 1.0),
+            Point::new(0.0, 1.0),
+        ],
+        &found.quad.0,
+    );
+    Quality {
+        sharp: unit.is_none_or(|u| quality::sharp(&frame.picture.y, &u)),
+        glare: quality::glare(&frame.small, |p| small_quad.contains(p), small_quad.area()),
+        complete: found.complete,
+    }
 }
 
 /// Whether the page carries colour worth keeping (a photo, an ID card copy, a red seal): more

@@ -135,24 +135,36 @@ impl Picture {
         let (yw, yh) = image.y_size();
         let (cw, ch) = image.uv_size();
         d.decompress_to_yuv(jpeg, image).map_err(bad)?;
-        let crop = |data: &[u8], w: usize, h: usize, keep_w: usize, keep_h: usize| Plane {
-            width: keep_w,
-            height: keep_h,
-            data: data
-                .chunks_exact(w)
-                .take(keep_h.min(h))
-                .flat_map(|row| &row[..keep_w])
-                .copied()
-                .collect(),
+        // Planes are padded to whole MCUs: keep the picture's own rows and columns.
+        let crop = |data: &[u8], w: usize, keep_w: usize, keep_h: usize| {
+            let mut out = Vec::with_capacity(keep_w * keep_h);
+            for row in data.chunks_exact(w).take(keep_h) {
+                out.extend_from_slice(&row[..keep_w]);
+            }
+            Plane {
+                width: keep_w,
+                height: out.len() / keep_w.max(1),
+                data: out,
+            }
         };
-        let y = crop(&pixels[..yw * yh], yw, yh, width, height);
         let chroma = if subsamp == Subsamp::Gray || pixels.len() < yw * yh + 2 * cw * ch || cw == 0
         {
             None
         } else {
             let cb = &pixels[yw * yh..][..cw * ch];
             let cr = &pixels[yw * yh + cw * ch..][..cw * ch];
-            Some((crop(cb, cw, ch, cw, ch), crop(cr, cw, ch, cw, ch)))
+            Some((crop(cb, cw, cw, ch), crop(cr, cw, cw, ch)))
+        };
+        let y = if yw == width {
+            // No padding on the right: the luma plane is the buffer's first rows, kept as is.
+            pixels.truncate(width * height);
+            Plane {
+                width,
+                height,
+                data: pixels,
+            }
+        } else {
+            crop(&pixels[..yw * yh], yw, width, height)
         };
         Ok(Picture { y, chroma })
     }

@@ -15,6 +15,11 @@ use rayon::prelude::*;
 /// Output pixels per background sample: the background varies slowly, text must not count.
 const BG_STEP: usize = 16;
 
+/// Rows of output warped together by one task (even: colour works in pairs of rows).
+const BAND: usize = 16;
+/// Columns of a band warped before moving on to the next.
+const BLOCK: usize = 128;
+
 /// Below this share of the paper's brightness a pixel is black ink.
 const BLACK: f32 = 0.35;
 /// Above this share it is paper, shown white.
@@ -134,19 +139,46 @@ fn box_blur(p: &Plane, r: usize) -> Plane {
     pass(&pass(p, true), false)
 }
 
+/// Entries of the contrast table.
+const TABLE: usize = 2049;
+
 /// The contrast curve, indexed by luma/background in 1/1024ths (up to 2×).
-fn contrast_table() -> Vec<u8> {
-    (0..=2048)
-        .map(|i| {
-            let r = i as f32 / 1024.0;
-            let t = ((r - BLACK) / (WHITE - BLACK)).clamp(0.0, 1.0);
-            // A slight gamma keeps thin strokes dark after the stretch.
-            (255.0 * t.powf(1.2)).round() as u8
-        })
-        .collect()
+fn contrast_table() -> [u8; TABLE] {
+    std::array::from_fn(|i| {
+        let r = i as f32 / 1024.0;
+        let t = ((r - BLACK) / (WHITE - BLACK)).clamp(0.0, 1.0);
+        // A slight gamma keeps thin strokes dark after the stretch.
+        (255.0 * t.powf(1.2)).round() as u8
+    })
+}
+
+/// The page mapped by `map` (page pixels → `plane` pixels) resampled as it is: no
+/// flattening, no contrast. For looking at the page's layout on a small copy.
+pub fn resample(plane: &Plane, map: &Homography, width: usize, height: usize) -> Plane {
+    let mut data = vec![0u8; width * height];
+    data.par_chunks_mut(width.max(1))
+        .enumerate()
+        .for_each(|(v, row)| {
+            let walk = Walk::new(map, v as f64, 1.0, 0.0, plane);
+            walk.run(width, |u, x, y| {
+                row[u] = ((bilinear_fixed(plane, x, y) + 512) >> 10) as u8;
+            });
+        });
+    Plane {
+        width,
+        height,
+        data,
+    }
 }
 
 /// Warps the page outlined by `quad` in `picture` to `width`×`height`, flattened by `bg`.
+///
+/// The output is made in bands of [`BAND`] rows, one band per task, and each band in blocks of
+/// [`BLOCK`] columns: a rotated page's output row crosses hundreds of frame rows, a block only
+/// a few, so the frame is read from cache. Colour pages get their chroma at a quarter of the
+/// pixels (4:2:0, what the output is encoded at), each chroma sample scaled by the gain the
+/// luma under it got, so that flattening keeps hues; the band is then put together as RGB for
+/// the encoder, in integers.
 pub fn warp(
     picture: &Picture,
     map: &Homography,
@@ -155,65 +187,33 @@ pub fn warp(
     height: usize,
     render: Render,
 ) -> Page {
-    let channels = match (render, &picture.chroma) {
-        (Render::Colour, Some(_)) => 3,
-        _ => 1,
-    };
     let table = contrast_table();
+    let chroma = match (render, &picture.chroma) {
+        (Render::Colour, Some(planes)) => Some(planes),
+        _ => None,
+    };
+    let channels = if chroma.is_some() { 3 } else { 1 };
     let mut data = vec![0u8; width * height * channels];
-    let h = map.0;
-    let (cfx, cfy) = picture.chroma_factors();
-    data.par_chunks_mut(width * channels * 8)
+    let warper = Warper {
+        picture,
+        map,
+        bg,
+        width,
+        height,
+        table: &table,
+    };
+    data.par_chunks_mut(width * channels * BAND)
         .enumerate()
-        .for_each(|(band, rows)| {
-            // 1/background along the row, in 1/1024ths of the contrast table per luma step.
-            let mut gain = vec![0u32; width];
-            for (r, row) in rows.chunks_mut(width * channels).enumerate() {
-                let v = band * 8 + r;
-                background_gains(bg, v, &mut gain);
-                // The exact position every 8 pixels, linear in between (16.16 fixed point):
-                // over 8 output pixels the perspective bends the line by far less than 1/100 px.
-                let vf = v as f64;
-                let at = |u: usize| {
-                    let uf = u as f64;
-                    let w = h[6] * uf + h[7] * vf + h[8];
-                    let x = (h[0] * uf + h[1] * vf + h[2]) / w;
-                    let y = (h[3] * uf + h[4] * vf + h[5]) / w;
-                    ((x * 65536.0) as i64, (y * 65536.0) as i64)
-                };
-                let (mut fx, mut fy) = at(0);
-                let (mut dx, mut dy) = (0i64, 0i64);
-                for u in 0..width {
-                    if u % 8 == 0 {
-                        let (ex, ey) = at(u + 8);
-                        dx = (ex - fx) / 8;
-                        dy = (ey - fy) / 8;
-                    }
-                    let (x, y) = (fx, fy);
-                    fx += dx;
-                    fy += dy;
-                    // Luma with 10 fraction bits.
-                    let luma = bilinear_fixed(&picture.y, x, y);
-                    let idx = ((u64::from(luma) * u64::from(gain[u])) >> 20).min(2048) as usize;
-                    if channels == 1 {
-                        row[u] = table[idx];
-                    } else if let Some((cb, cr)) = &picture.chroma {
-                        let l = luma as f32 / 1024.0;
-                        let k = f32::from(table[idx]) / l.max(1.0);
-                        let (x, y) = (x as f32 / 65536.0, y as f32 / 65536.0);
-                        let (cx, cy) = ((x + 0.5) / cfx - 0.5, (y + 0.5) / cfy - 0.5);
-                        let b = bilinear(cb, cx, cy) as f32 / 1024.0 - 128.0;
-                        let rr = bilinear(cr, cx, cy) as f32 / 1024.0 - 128.0;
-                        // BT.601 full-range YCbCr → RGB, then the same gain as luma got.
-                        let rgb = [
-                            l + 1.402 * rr,
-                            l - 0.344_136 * b - 0.714_136 * rr,
-                            l + 1.772 * b,
-                        ];
-                        for (c, value) in rgb.iter().enumerate() {
-                            row[3 * u + c] = (value * k).clamp(0.0, 255.0) as u8;
-                        }
-                    }
+        .for_each(|(band, out)| {
+            let top = band * BAND;
+            match chroma {
+                None => warper.luma::<false>(top, out, &mut []),
+                Some((cb, cr)) => {
+                    let rows = out.len() / (width * 3);
+                    let mut luma = vec![0u8; width * rows];
+                    let mut source = vec![0u32; width * rows];
+                    warper.luma::<true>(top, &mut luma, &mut source);
+                    warper.colour(top, &luma, &source, (cb, cr), out);
                 }
             }
         });
@@ -222,6 +222,233 @@ pub fn warp(
         height,
         channels,
         data,
+    }
+}
+
+/// What every band of one warp shares.
+struct Warper<'a> {
+    picture: &'a Picture,
+    map: &'a Homography,
+    bg: &'a Plane,
+    width: usize,
+    height: usize,
+    table: &'a [u8; TABLE],
+}
+
+impl Warper<'_> {
+    /// Flattened, contrast-stretched luma of the rows from `top` into `out` (whole rows), and
+    /// with `SOURCE` the frame's luma under each pixel (10 fraction bits) into `source`.
+    fn luma<const SOURCE: bool>(&self, top: usize, out: &mut [u8], source: &mut [u32]) {
+        let width = self.width;
+        let rows = out.len() / width;
+        // 1/background along each row, in 1/1024ths of the contrast table per luma step.
+        let mut gains = vec![0u32; width * rows];
+        for (r, gain) in gains.chunks_mut(width).enumerate() {
+            background_gains(self.bg, (top + r).min(self.height - 1), gain);
+        }
+        let (luma, table) = (&self.picture.y, self.table);
+        for left in (0..width).step_by(BLOCK) {
+            let right = (left + BLOCK).min(width);
+            for r in 0..rows {
+                let span = r * width + left..r * width + right;
+                let (out, gains) = (&mut out[span.clone()], &gains[span.clone()]);
+                let source = if SOURCE {
+                    &mut source[span]
+                } else {
+                    &mut [][..]
+                };
+                let walk = Walk::new(self.map, (top + r) as f64, 1.0, left as f64, luma);
+                let (d, stride) = (&luma.data[..], luma.width);
+                let n = right - left;
+                let mut here = walk.exact(0);
+                let mut start = 0;
+                while start < n {
+                    let end = (start + 8).min(n);
+                    let next = walk.exact(start + 8);
+                    let (dx, dy) = ((next.0 - here.0) / 8, (next.1 - here.1) / 8);
+                    let inside =
+                        walk.inside(here) && walk.inside((here.0 + 7 * dx, here.1 + 7 * dy));
+                    let (mut x, mut y) = here;
+                    for u in start..end {
+                        let l = if inside {
+                            sample_inside(d, stride, x, y)
+                        } else {
+                            bilinear_fixed(luma, x, y)
+                        };
+                        out[u] =
+                            table[((u64::from(l) * u64::from(gains[u])) >> 20).min(2048) as usize];
+                        if SOURCE {
+                            source[u] = l;
+                        }
+                        x += dx;
+                        y += dy;
+                    }
+                    here = next;
+                    start = end;
+                }
+            }
+        }
+    }
+
+    /// RGB rows from `top` into `out`, from the band's output `luma`, the frame's `source`
+    /// luma under it and the frame's chroma planes.
+    fn colour(
+        &self,
+        top: usize,
+        luma: &[u8],
+        source: &[u32],
+        (cb, cr): (&Plane, &Plane),
+        out: &mut [u8],
+    ) {
+        let width = self.width;
+        let rows = luma.len() / width;
+        // Chroma is subsampled by 1, 2 or 4: a shift takes a luma position to a chroma one.
+        let (fx, fy) = self.picture.chroma_factors();
+        let (sx, sy) = ((fx as u32).trailing_zeros(), (fy as u32).trailing_zeros());
+        let limit = (
+            (cb.width as i64 - 2) << 16 | 0xFFFF,
+            (cb.height as i64 - 2) << 16 | 0xFFFF,
+        );
+        // Red, green and blue added to each pixel's luma by its chroma, along a row.
+        let mut added = [vec![0i16; width], vec![0i16; width], vec![0i16; width]];
+        let mut planes = [vec![0u8; width], vec![0u8; width], vec![0u8; width]];
+        for pair in (0..rows).step_by(2) {
+            let below = (pair + 1).min(rows - 1);
+            // The centre of each 2×2 block of output pixels.
+            let walk = Walk::new(self.map, (top + pair) as f64 + 0.5, 2.0, 0.5, cb);
+            let (upper, lower) = (pair * width, below * width);
+            let (cbd, crd, stride) = (&cb.data[..], &cr.data[..], cb.width);
+            let n = width.div_ceil(2);
+            let mut here = walk.exact(0);
+            let mut start = 0;
+            while start < n {
+                let end = (start + 8).min(n);
+                let next = walk.exact(start + 8);
+                let (dx, dy) = ((next.0 - here.0) / 8, (next.1 - here.1) / 8);
+                let (mut x, mut y) = here;
+                for cu in start..end {
+                    let (u0, u1) = (2 * cu, (2 * cu + 1).min(width - 1));
+                    // The gain the luma of the block got.
+                    let made = u32::from(luma[upper + u0])
+                        + u32::from(luma[upper + u1])
+                        + u32::from(luma[lower + u0])
+                        + u32::from(luma[lower + u1]);
+                    let seen = source[upper + u0]
+                        + source[upper + u1]
+                        + source[lower + u0]
+                        + source[lower + u1];
+                    let k = made as f32 / seen.max(1024) as f32;
+                    // Chroma sample centres sit `factor` luma samples apart.
+                    let (cx, cy) = (((x + 32768) >> sx) - 32768, ((y + 32768) >> sy) - 32768);
+                    let (b, r) = if (0..=limit.0).contains(&cx) && (0..=limit.1).contains(&cy) {
+                        (
+                            sample_inside(cbd, stride, cx, cy),
+                            sample_inside(crd, stride, cx, cy),
+                        )
+                    } else {
+                        (bilinear_fixed(cb, cx, cy), bilinear_fixed(cr, cx, cy))
+                    };
+                    let scaled = |c: u32| ((c as f32 - 131_072.0) * k).clamp(-128.0, 127.0) as i32;
+                    let (b, r) = (scaled(b), scaled(r));
+                    // BT.601 full range, as JPEG uses; both pixels of the pair get it.
+                    let rgb =
+                        [359 * r, -88 * b - 183 * r, 454 * b].map(|v| ((v + 128) >> 8) as i16);
+                    for (c, add) in added.iter_mut().enumerate() {
+                        add[2 * cu] = rgb[c];
+                        add[(2 * cu + 1).min(width - 1)] = rgb[c];
+                    }
+                    x += dx;
+                    y += dy;
+                }
+                here = next;
+                start = end;
+            }
+            for row in pair..(pair + 2).min(rows) {
+                let y_row = &luma[row * width..(row + 1) * width];
+                // Each channel on its own (the compiler vectorises these), then interleaved.
+                for (plane, add) in planes.iter_mut().zip(&added) {
+                    for ((p, &y), &a) in plane.iter_mut().zip(y_row).zip(add) {
+                        *p = (i16::from(y) + a).clamp(0, 255) as u8;
+                    }
+                }
+                let line = &mut out[row * width * 3..(row + 1) * width * 3];
+                let [r, g, b] = &planes;
+                for (px, ((&r, &g), &b)) in line.chunks_exact_mut(3).zip(r.iter().zip(g).zip(b)) {
+                    px.copy_from_slice(&[r, g, b]);
+                }
+            }
+        }
+    }
+}
+
+/// A walk along a row of output samples: sample `i` is at `(offset + i·step, v)` in output
+/// pixels, mapped to the frame in 16.16 fixed point. The exact position every 8 samples, linear
+/// in between: over 8 samples the perspective bends the line by far less than 1/100 px. A run
+/// of 8 whose ends both have their 2×2 neighbourhood inside the plane lies inside it all along.
+struct Walk {
+    h: [f64; 9],
+    v: f64,
+    step: f64,
+    offset: f64,
+    /// Largest whole x and y (16.16) whose 2×2 neighbourhood is inside the plane.
+    limit: (i64, i64),
+}
+
+impl Walk {
+    fn new(map: &Homography, v: f64, step: f64, offset: f64, plane: &Plane) -> Walk {
+        Walk {
+            h: map.0,
+            v,
+            step,
+            offset,
+            limit: (
+                (plane.width as i64 - 2) << 16 | 0xFFFF,
+                (plane.height as i64 - 2) << 16 | 0xFFFF,
+            ),
+        }
+    }
+
+    fn exact(&self, i: usize) -> (i64, i64) {
+        let (h, u) = (&self.h, self.offset + i as f64 * self.step);
+        let w = h[6] * u + h[7] * self.v + h[8];
+        let x = (h[0] * u + h[1] * self.v + h[2]) / w;
+        let y = (h[3] * u + h[4] * self.v + h[5]) / w;
+        ((x * 65536.0) as i64, (y * 65536.0) as i64)
+    }
+
+    fn inside(&self, (x, y): (i64, i64)) -> bool {
+        (0..=self.limit.0).contains(&x) && (0..=self.limit.1).contains(&y)
+    }
+
+    /// Calls `f(run, start, step, inside)` for each run of up to 8 of the samples `0..n`:
+    /// the run's first position and the step to the next.
+    #[inline(always)]
+    fn segments(
+        &self,
+        n: usize,
+        mut f: impl FnMut(std::ops::Range<usize>, (i64, i64), (i64, i64), bool),
+    ) {
+        let mut here = self.exact(0);
+        for start in (0..n).step_by(8) {
+            let next = self.exact(start + 8);
+            let step = ((next.0 - here.0) / 8, (next.1 - here.1) / 8);
+            let inside =
+                self.inside(here) && self.inside((here.0 + 7 * step.0, here.1 + 7 * step.1));
+            f(start..(start + 8).min(n), here, step, inside);
+            here = next;
+        }
+    }
+
+    /// Calls `f(i, x, y)` for samples `0..n` in order.
+    #[inline(always)]
+    fn run(&self, n: usize, mut f: impl FnMut(usize, i64, i64)) {
+        self.segments(n, |run, (mut x, mut y), (dx, dy), _| {
+            for i in run {
+                f(i, x, y);
+                x += dx;
+                y += dy;
+            }
+        });
     }
 }
 
@@ -260,19 +487,15 @@ fn bilinear_fixed(p: &Plane, x: i64, y: i64) -> u32 {
     corners(p, xi, yi, fx, fy)
 }
 
-/// Bilinear sample with 5-bit weights (as OpenCV's warps use), result × 1024; clamped at the
-/// edges, fast inside.
+/// [`bilinear_fixed`] on rows `stride` long, where the 2×2 neighbourhood is known to be inside.
 #[inline(always)]
-fn bilinear(p: &Plane, x: f32, y: f32) -> u32 {
-    // Truncation, corrected below zero: `f32::floor` is a library call on baseline x86-64.
-    let (mut xi, mut yi) = (x as isize, y as isize);
-    xi -= isize::from((xi as f32) > x);
-    yi -= isize::from((yi as f32) > y);
-    let (fx, fy) = (
-        ((x - xi as f32) * 32.0) as u32,
-        ((y - yi as f32) * 32.0) as u32,
-    );
-    corners(p, xi, yi, fx.min(31), fy.min(31))
+fn sample_inside(d: &[u8], stride: usize, x: i64, y: i64) -> u32 {
+    let (xi, yi) = ((x >> 16) as usize, (y >> 16) as usize);
+    let (fx, fy) = (((x >> 11) & 31) as u32, ((y >> 11) & 31) as u32);
+    let i = yi * stride + xi;
+    let top = u32::from(d[i]) * (32 - fx) + u32::from(d[i + 1]) * fx;
+    let bottom = u32::from(d[i + stride]) * (32 - fx) + u32::from(d[i + stride + 1]) * fx;
+    top * (32 - fy) + bottom * fy
 }
 
 /// Blends the four samples around `(xi, yi)` with weights out of 32.

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use doc_camera::autocapture::Verdict;
-use doc_camera::scene::seeded;
+use doc_camera::scene::{seeded, seeded_turned};
 use doc_camera::sim::SimCamera;
 use doc_camera::v4l2::V4l2Camera;
 use doc_camera::{CaptureError, DocCamera, FrameSource};
@@ -107,6 +107,10 @@ pub struct SimCameraArgs {
     /// Frame width (the height is ¾ of it).
     #[arg(long, default_value_t = 3264)]
     width: u32,
+    /// Pages laid any way round (the orientation set): each a quarter turn more than the one
+    /// before.
+    #[arg(long)]
+    turned: bool,
 }
 
 pub fn scan(command: ScanCommand) -> Result<i32, String> {
@@ -235,6 +239,7 @@ fn finish(
             "corners": scan.corners.0.iter().map(|p| [round2(p.x), round2(p.y)]).collect::<Vec<_>>(),
             "width": scan.width,
             "height": scan.height,
+            "orientation": scan.orientation,
             "quality": scan.quality,
             "problems": problems,
             "render": scan.render,
@@ -271,7 +276,11 @@ pub fn sim_camera(args: SimCameraArgs) -> Result<i32, String> {
     durable_fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let (w, h) = (args.width, args.width * 3 / 4);
     for i in args.first..args.first + args.count {
-        let scene = seeded(i);
+        let scene = if args.turned {
+            seeded_turned(i)
+        } else {
+            seeded(i)
+        };
         let name = format!("scene-{i:04}");
         write(
             &args.out.join(format!("{name}.jpg")),

@@ -72,3 +72,54 @@ fn generated_scenes_are_processed_to_their_true_corners_and_no_page_exits_2() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("no page"));
     assert!(!dir.path().join("x.jpg").exists());
 }
+
+#[test]
+fn a_page_laid_upside_down_comes_out_upright() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenes = dir.path().join("scenes");
+    // Scene 2 of the orientation set is laid upside down.
+    let ok = kioskctl()
+        .args([
+            "sim", "camera", "--turned", "--first", "2", "--count", "1", "--width", "1632",
+        ])
+        .arg("--out")
+        .arg(&scenes)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(scenes.join("scene-0002.json")).unwrap()).unwrap();
+    assert_eq!(truth["turns"], 2);
+    let run = kioskctl()
+        .args(["scan", "process", "--json", "--input"])
+        .arg(scenes.join("scene-0002.jpg"))
+        .arg("--output")
+        .arg(dir.path().join("page.jpg"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(
+        report["orientation"],
+        serde_json::json!({"turns": 2, "sure": true})
+    );
+    // The corners start from the page's own top-left, which lies at the bottom right.
+    for (got, want) in report["corners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(truth["corners"].as_array().unwrap())
+    {
+        let d = (got[0].as_f64().unwrap() - want[0].as_f64().unwrap())
+            .hypot(got[1].as_f64().unwrap() - want[1].as_f64().unwrap());
+        assert!(d < 5.0, "{got} vs {want}");
+    }
+    assert_eq!(
+        (report["width"].as_u64(), report["height"].as_u64()),
+        (Some(2480), Some(3508))
+    );
+}
