@@ -1,9 +1,11 @@
 //! Soak: a long night of citizen sessions through one engine and one store, in one process.
 //! A quarter file an application (with a captured page, durably saved, receipt printed), a
 //! quarter look up their progress, a quarter walk away from the form and are reset by the idle
-//! timeout, a quarter take the card back mid-choice and walk away (the menu's timeout resets). Prints resident memory at the start, after
-//! a warm-up tenth and at the end (goal: under 5 MB of growth), sessions per second, and how
-//! the time splits between the store's durable work and the engine.
+//! timeout, a quarter take the card back mid-choice and walk away (the menu's timeout resets).
+//! Every step is written to the audit chain, as the kiosk does. Prints resident memory at the
+//! start, after a warm-up tenth and at the end (goal: under 5 MB of growth from the start),
+//! sessions per second, and how the time splits between the store's durable work (saves,
+//! lookups, audit) and the engine.
 //!
 //! `cargo bench -p session --bench soak -- [SESSIONS]` (default 10,000).
 
@@ -102,12 +104,14 @@ fn main() {
         mib(warm_rss),
         mib(end_rss)
     );
-    let growth = end_rss.saturating_sub(warm_rss);
+    // The goal is judged from the start, the warm-up included (SQLite's page cache and the
+    // allocator's pools fill during it); the growth after it shows whether anything leaks.
+    let growth = end_rss.saturating_sub(start_rss);
     println!(
-        "  growth after the warm-up: {:.2} MiB (goal under 5 MiB: {}); from the start: {:.2} MiB",
+        "  growth from the start: {:.2} MiB (goal under 5 MiB: {}); after the warm-up: {:.2} MiB",
         mib(growth),
         if growth < 5 * 1024 { "met" } else { "MISSED" },
-        mib(end_rss.saturating_sub(start_rss))
+        mib(end_rss.saturating_sub(warm_rss))
     );
     println!(
         "  {:.0} sessions/s after the warm-up; per session {:.0} µs in the store, {:.0} µs in the engine and its views (ratio engine/store {:.2})",

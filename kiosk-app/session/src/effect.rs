@@ -44,6 +44,8 @@ pub enum Effect {
     Speak {
         /// The sentence.
         text: String,
+        /// Its language, for the voice.
+        language: crate::Language,
     },
     /// Record an audit event.
     Audit(AuditEvent),

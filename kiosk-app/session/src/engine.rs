@@ -61,7 +61,37 @@ pub struct Settings {
     pub progress_url: String,
     /// Who may enter maintenance mode.
     pub maintenance: crate::maintenance::Access,
+    /// How each session starts: the languages offered (the first at the start), large text,
+    /// high contrast and voice guidance.
+    pub display: Display,
 }
+
+/// How each citizen's session starts; each may change it for themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Display {
+    /// The languages offered, the first the one each session starts in.
+    pub languages: Vec<Language>,
+    /// Large text.
+    pub large_text: bool,
+    /// High contrast.
+    pub high_contrast: bool,
+    /// Voice guidance.
+    pub voice: bool,
+}
+
+impl Default for Display {
+    fn default() -> Self {
+        Display {
+            languages: vec![Language::Zh, Language::En],
+            large_text: false,
+            high_contrast: false,
+            voice: true,
+        }
+    }
+}
+
+/// Seconds before a reset when the spoken countdown says how long is left once more.
+const LAST_CALL_S: u64 = 10;
 
 /// Where a capture's pages go when it is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +188,13 @@ pub struct Engine {
     session: Option<Session>,
     language: Language,
     large_text: bool,
+    high_contrast: bool,
+    voice: bool,
+    speech: Option<String>,
     now_ms: i64,
     last_activity_ms: i64,
-    warned: bool,
+    /// The countdown (seconds left) last spoken, since the last activity.
+    warned: Option<u64>,
     card_on_reader: bool,
     receipt_in_presenter: bool,
     unusable: BTreeMap<Device, String>,
@@ -203,16 +237,20 @@ fn mask(id: &str) -> String {
 impl Engine {
     /// An engine on the attract screen, with every device usable.
     pub fn new(catalogue: Arc<Catalogue>, settings: Settings, now_ms: i64) -> Engine {
+        let display = settings.display.clone();
         Engine {
             catalogue,
             settings,
             state: State::Attract,
             session: None,
-            language: Language::Zh,
-            large_text: false,
+            language: display.languages.first().copied().unwrap_or_default(),
+            large_text: display.large_text,
+            high_contrast: display.high_contrast,
+            voice: display.voice,
+            speech: None,
             now_ms,
             last_activity_ms: now_ms,
-            warned: false,
+            warned: None,
             card_on_reader: false,
             receipt_in_presenter: false,
             unusable: BTreeMap::new(),
@@ -288,12 +326,23 @@ impl Engine {
         }
     }
 
+    /// Voice guidance says `text` (if it is on), and it is shown as a caption.
+    fn speak(&mut self, text: String, fx: &mut Vec<Effect>) {
+        if self.voice {
+            fx.push(Effect::Speak {
+                text: text.clone(),
+                language: self.language,
+            });
+        }
+        self.speech = Some(text);
+    }
+
     /// Takes one input at `now_ms` and returns what to do.
     pub fn intent(&mut self, now_ms: i64, intent: Intent) -> Vec<Effect> {
         let mut fx = Vec::new();
         self.now_ms = now_ms;
         self.last_activity_ms = now_ms;
-        self.warned = false;
+        self.warned = None;
         let before = self.screen_name();
         self.on_intent(intent, &mut fx);
         self.after(before, &mut fx);
@@ -325,13 +374,26 @@ impl Engine {
                 } else {
                     self.end_session("timed_out", &mut fx);
                 }
-            } else if self.countdown_s().is_some() && !self.warned {
-                self.warned = true;
-                let text = self.say(
-                    "您还在吗？如需继续办理，请触摸屏幕。",
-                    "Are you still there? Touch the screen to continue.",
-                );
-                fx.push(Effect::Speak { text });
+            } else if let Some(left) = self.countdown_s() {
+                // Said when the warning shows, and once more near the end.
+                let due = match self.warned {
+                    None => true,
+                    Some(said) => said > LAST_CALL_S && left <= LAST_CALL_S,
+                };
+                if due {
+                    let again = self.warned.replace(left).is_some();
+                    let text = if again {
+                        self.say(&format!("还有{left}秒。"), &format!("{left} seconds left."))
+                    } else {
+                        self.say(
+                            &format!("您还在吗？如需继续办理，请触摸屏幕。{left}秒后将回到首页。"),
+                            &format!(
+                                "Are you still there? Touch the screen to continue. The kiosk returns to the start in {left} seconds."
+                            ),
+                        )
+                    };
+                    self.speak(text, &mut fx);
+                }
             }
         }
         self.after(before, &mut fx);
@@ -380,7 +442,7 @@ impl Engine {
         }
         let now = self.screen_name();
         if now != before {
-            self.warned = false;
+            self.warned = None;
             self.last_activity_ms = self.now_ms;
             if self.session.is_some() {
                 fx.push(Effect::Audit(AuditEvent::Step {
@@ -388,7 +450,7 @@ impl Engine {
                 }));
             }
             if let Some(text) = self.prompt() {
-                fx.push(Effect::Speak { text });
+                self.speak(text, fx);
             }
         }
     }
@@ -424,8 +486,11 @@ impl Engine {
             (None, _) => std::mem::replace(&mut self.state, State::Attract),
         };
         if matches!(self.state, State::Attract | State::OutOfService) {
-            self.language = Language::Zh;
-            self.large_text = false;
+            let display = &self.settings.display;
+            self.language = display.languages.first().copied().unwrap_or_default();
+            self.large_text = display.large_text;
+            self.high_contrast = display.high_contrast;
+            self.voice = display.voice;
         }
     }
 
@@ -688,7 +753,7 @@ impl Engine {
                                 "Part of the page is outside the frame. Move it to the middle.",
                             ),
                         };
-                        fx.push(Effect::Speak { text });
+                        self.speak(text, fx);
                     }
                 }
             }
@@ -901,8 +966,15 @@ impl Engine {
 
     fn on_intent(&mut self, intent: Intent, fx: &mut Vec<Effect>) {
         match intent {
-            Intent::Language { language } => return self.language = language,
+            Intent::Language { language } => {
+                if self.settings.display.languages.contains(&language) {
+                    self.language = language;
+                }
+                return;
+            }
             Intent::LargeText { on } => return self.large_text = on,
+            Intent::HighContrast { on } => return self.high_contrast = on,
+            Intent::Voice { on } => return self.voice = on,
             Intent::Touch => {
                 if let State::Attract = self.state {
                     self.state = State::Identify { unreadable: false };
@@ -1646,7 +1718,11 @@ impl Engine {
         View {
             screen: self.screen(),
             language: self.language,
+            languages: self.settings.display.languages.clone(),
             large_text: self.large_text,
+            high_contrast: self.high_contrast,
+            voice: self.voice,
+            speech: self.speech.clone(),
             countdown_s: self.countdown_s(),
             notices: self.notices(),
         }

@@ -128,6 +128,16 @@ pub enum Intent {
         /// On?
         on: bool,
     },
+    /// High contrast on or off.
+    HighContrast {
+        /// On?
+        on: bool,
+    },
+    /// Voice guidance on or off (what is said is shown as a caption either way).
+    Voice {
+        /// On?
+        on: bool,
+    },
     /// The hidden gesture that asks for maintenance mode (the UI recognises it; only with no
     /// citizen's session).
     MaintenanceGesture,

@@ -16,8 +16,16 @@ pub struct View {
     pub screen: Screen,
     /// The language texts are in.
     pub language: Language,
+    /// The languages offered, the first the one each session starts in.
+    pub languages: Vec<Language>,
     /// Large text on?
     pub large_text: bool,
+    /// High contrast on?
+    pub high_contrast: bool,
+    /// Voice guidance on?
+    pub voice: bool,
+    /// The last thing voice guidance said, shown as a caption (for those who cannot hear it).
+    pub speech: Option<String>,
     /// Seconds left before the session resets for lack of activity, once the warning shows.
     pub countdown_s: Option<u64>,
     /// Plain-language notices: what does not work now and what to do instead.

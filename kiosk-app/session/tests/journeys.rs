@@ -7,7 +7,7 @@ mod common;
 use application::{Provided, Status};
 use common::{CERTIFICATE, HOTEL, Kiosk, assert_nothing_of, citizen};
 use serde_json::Value;
-use session::{Command, Device, Event, Intent, Screen, Timeouts};
+use session::{Command, Device, Event, Intent, Language, Screen, Timeouts};
 
 #[test]
 fn the_hotel_bundle_with_optional_items_is_filed_printed_and_wiped() {
@@ -255,11 +255,27 @@ fn an_idle_form_warns_then_resets_and_the_next_citizen_sees_nothing() {
     k.wait(10);
     assert_eq!(k.screen(), "form");
     assert_eq!(k.view()["countdown_s"], 15);
-    assert!(
+    let said = |k: &Kiosk, words: &str| {
         k.effects
             .iter()
-            .any(|e| e.contains("Speak") && e.contains("触摸屏幕"))
+            .any(|e| e.contains("Speak") && e.contains(words))
+    };
+    assert!(said(&k, "请触摸屏幕。15秒后将回到首页"));
+    // What is said is shown too, for those who cannot hear it.
+    assert!(
+        k.view()["speech"]
+            .as_str()
+            .unwrap()
+            .contains("15秒后将回到首页")
     );
+    k.wait(4);
+    assert_eq!(k.view()["countdown_s"], 11);
+    assert!(
+        !said(&k, "还有"),
+        "said once at the warning, once near the end"
+    );
+    k.wait(1);
+    assert!(said(&k, "还有10秒"));
     k.intent(Intent::Touch);
     assert_eq!(k.view()["countdown_s"], Value::Null, "a touch keeps it");
     k.wait(limit + 1);
@@ -645,4 +661,46 @@ fn items_are_found_by_characters_by_english_and_by_pinyin_initials() {
         );
     }
     assert!(found(&mut k, "zzzzq").is_empty());
+}
+
+#[test]
+fn display_choices_are_the_citizens_own_and_reset_for_the_next() {
+    let mut k = Kiosk::new();
+    let who = citizen(60);
+    k.intent(Intent::Touch);
+    k.intent(Intent::Language {
+        language: Language::En,
+    });
+    k.intent(Intent::LargeText { on: true });
+    k.intent(Intent::HighContrast { on: true });
+    k.intent(Intent::Voice { on: false });
+    let before = k.effects.len();
+    k.place_card(&who);
+    let v = k.view();
+    assert_eq!(
+        (
+            v["language"].as_str(),
+            v["large_text"].as_bool(),
+            v["high_contrast"].as_bool()
+        ),
+        (Some("en"), Some(true), Some(true))
+    );
+    assert_eq!(v["languages"], serde_json::json!(["zh", "en"]));
+    // Voice off: nothing is said, but the caption still shows what would have been.
+    assert!(!k.effects[before..].iter().any(|e| e.contains("Speak")));
+    assert_eq!(v["speech"], "What would you like to do?");
+    k.leave();
+    k.wait(Timeouts::default().goodbye_s as i64 + 1);
+    let v = k.view();
+    assert_eq!(v["screen"], "attract");
+    assert_eq!(
+        (
+            v["language"].as_str(),
+            v["large_text"].as_bool(),
+            v["high_contrast"].as_bool(),
+            v["voice"].as_bool()
+        ),
+        (Some("zh"), Some(false), Some(false), Some(true)),
+        "the next citizen starts from the kiosk's defaults"
+    );
 }

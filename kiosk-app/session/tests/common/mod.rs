@@ -9,7 +9,7 @@ use kiosk_store::{Config, KeyFile, Store, StoreError};
 use serde_json::Value;
 use session::maintenance::{Access, card_key, hash_pin};
 use session::{
-    Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Screen, Settings, Timeouts,
+    Display, Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Screen, Settings, Timeouts,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -29,6 +29,12 @@ pub struct Kiosk {
     pub disk_full: bool,
     pub printed: Vec<ReceiptInfo>,
     pub effects: Vec<String>,
+    /// Saves, prints and hand-outs are held unanswered (the disk or device is still busy)
+    /// until [`Kiosk::release`].
+    pub hold: bool,
+    held: Vec<Effect>,
+    /// Values typed into forms, to check they never reach the next citizen.
+    pub typed: Vec<String>,
     /// Time spent in the store's lookups and durable saves.
     pub store_time: std::time::Duration,
     pub rng: demo_data::Rng,
@@ -53,6 +59,7 @@ impl Kiosk {
                 timeouts: Timeouts::default(),
                 progress_url: "https://zwfw.example.gov.cn/p/".into(),
                 maintenance: maintenance_access(),
+                display: Display::default(),
             },
             now,
         );
@@ -65,6 +72,9 @@ impl Kiosk {
             disk_full: false,
             printed: Vec::new(),
             effects: Vec::new(),
+            hold: false,
+            held: Vec::new(),
+            typed: Vec::new(),
             store_time: std::time::Duration::ZERO,
             rng: demo_data::Rng::new(3),
             _dir: dir,
@@ -92,64 +102,98 @@ impl Kiosk {
         let mut queue: VecDeque<Effect> = fx.into();
         while let Some(effect) = queue.pop_front() {
             self.effects.push(format!("{effect:?}"));
-            let began = std::time::Instant::now();
-            let answer = match effect {
-                Effect::Lookup { session, id_number } => Some(Event::Records {
-                    session,
-                    records: Box::new(
-                        session::lookup(&self.store, &self.catalogue, &id_number, self.now)
-                            .unwrap(),
-                    ),
-                }),
-                Effect::Save(s) if self.disk_full => {
-                    drop(s);
-                    Some(Event::SaveFailed {
-                        failure: SaveFailure::DiskFull,
-                        reason: "simulated".into(),
-                    })
-                }
-                Effect::Save(s) => {
-                    let s = *s;
-                    match self
-                        .store
-                        .submit(&self.catalogue, s.draft, s.captured, self.now)
-                    {
-                        Ok(saved) => Some(Event::Saved {
-                            number: saved.number,
-                        }),
-                        Err(StoreError::Refused(r)) => panic!("refused: {r}"),
-                        Err(e) => panic!("store: {e}"),
-                    }
-                }
-                Effect::SaveSupplement(s) => {
-                    let s = *s;
-                    let saved = self.store.supplement(
-                        &self.catalogue,
-                        &s.number,
-                        s.form,
-                        s.captured,
-                        s.signature,
-                        self.now,
-                    );
-                    match saved {
-                        Ok(_) => Some(Event::Saved { number: s.number }),
-                        Err(e) => panic!("store: {e}"),
-                    }
-                }
-                Effect::PrintReceipt(r) if self.paper => {
-                    self.printed.push(*r);
-                    Some(Event::ReceiptPrinted)
-                }
-                Effect::PrintReceipt(_) => Some(Event::ReceiptFailed {
-                    reason: "paper out".into(),
-                }),
-                _ => None,
-            };
-            self.store_time += began.elapsed();
-            if let Some(event) = answer {
+            let holdable = matches!(
+                effect,
+                Effect::Save(_)
+                    | Effect::SaveSupplement(_)
+                    | Effect::PrintReceipt(_)
+                    | Effect::HandOut { .. }
+            );
+            if self.hold && holdable {
+                self.held.push(effect);
+                continue;
+            }
+            if let Some(event) = self.answer(effect, false) {
                 queue.extend(self.engine.event(self.now, event));
             }
         }
+    }
+
+    /// Answers every held save, print and hand-out, in order (what they lead to is held in
+    /// turn while `hold` is on).
+    pub fn release(&mut self) {
+        for effect in std::mem::take(&mut self.held) {
+            if let Some(event) = self.answer(effect, true) {
+                let fx = self.engine.event(self.now, event);
+                self.carry_out(fx);
+            }
+        }
+    }
+
+    /// The world's answer to one effect. A hand-out finishes (the card is taken) only when
+    /// `released`: otherwise it stays under way, as a slow dispenser's does.
+    fn answer(&mut self, effect: Effect, released: bool) -> Option<Event> {
+        let began = std::time::Instant::now();
+        let answer = match effect {
+            Effect::HandOut { .. } if released => Some(Event::ResultHandedOut),
+            Effect::Lookup { session, id_number } => Some(Event::Records {
+                session,
+                records: Box::new(
+                    session::lookup(&self.store, &self.catalogue, &id_number, self.now)
+                        .unwrap(),
+                ),
+            }),
+            Effect::Save(s) if self.disk_full => {
+                drop(s);
+                Some(Event::SaveFailed {
+                    failure: SaveFailure::DiskFull,
+                    reason: "simulated".into(),
+                })
+            }
+            Effect::Save(s) => {
+                let s = *s;
+                match self
+                    .store
+                    .submit(&self.catalogue, s.draft, s.captured, self.now)
+                {
+                    Ok(saved) => Some(Event::Saved {
+                        number: saved.number,
+                    }),
+                    Err(StoreError::Refused(r)) => panic!("refused: {r}"),
+                    Err(e) => panic!("store: {e}"),
+                }
+            }
+            Effect::SaveSupplement(s) => {
+                let s = *s;
+                let saved = self.store.supplement(
+                    &self.catalogue,
+                    &s.number,
+                    s.form,
+                    s.captured,
+                    s.signature,
+                    self.now,
+                );
+                match saved {
+                    Ok(_) => Some(Event::Saved { number: s.number }),
+                    Err(e) => panic!("store: {e}"),
+                }
+            }
+            Effect::PrintReceipt(r) if self.paper => {
+                self.printed.push(*r);
+                Some(Event::ReceiptPrinted)
+            }
+            Effect::PrintReceipt(_) => Some(Event::ReceiptFailed {
+                reason: "paper out".into(),
+            }),
+            // Every step goes into the audit chain, as the runtime records it.
+            Effect::Audit(event) => {
+                self.store.audit(&event).unwrap();
+                None
+            }
+            _ => None,
+        };
+        self.store_time += began.elapsed();
+        answer
     }
 
     pub fn view(&self) -> Value {
@@ -186,6 +230,7 @@ impl Kiosk {
             }
             let field = self.catalogue.field(&f.id).unwrap().clone();
             let value = demo_data::field_value(&field, who, &mut self.rng, self.now);
+            self.typed.push(value.clone());
             self.intent(Intent::SetField {
                 field: f.id.clone(),
                 value,
@@ -305,6 +350,15 @@ pub fn assert_nothing_of(view: &Value, who: &Applicant) {
     let text = view.to_string();
     for secret in [&who.name[..], &who.id_number[..], &who.id_number[14..]] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+/// None of the values `typed` (long enough to be someone's own: a phone number, an address)
+/// anywhere in what the screen shows.
+pub fn assert_none_typed(view: &Value, typed: &[String]) {
+    let text = view.to_string();
+    for value in typed.iter().filter(|v| v.chars().count() >= 8) {
+        assert!(!text.contains(value.as_str()), "{value} leaked: {text}");
     }
 }
 
