@@ -11,4 +11,4 @@ pub mod server;
 pub mod storage;
 
 pub use server::{Faults, Identity, TlsFiles};
-pub use storage::{SqliteStorage, Storage, StorageError};
+pub use storage::{LogBundle, SqliteStorage, Storage, StorageError};

@@ -84,6 +84,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Log bundles kiosks sent when asked to (`commands send --kind collect_logs`).
+    Logs {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Write this kiosk's bundle `NAME` to standard output instead of listing them.
+        #[arg(long, requires = "name")]
+        device: Option<String>,
+        /// The bundle.
+        #[arg(long, requires = "device")]
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -400,6 +412,24 @@ fn run(command: Command) -> Result<(), String> {
                 print_json(&list)
             }
         },
+        Command::Logs {
+            data_dir,
+            device,
+            name,
+        } => {
+            let storage = storage_read(&data_dir)?;
+            match device.zip(name) {
+                Some((device, name)) => {
+                    let bytes = storage
+                        .log(&device, &name)
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("no log bundle {name} from {device}"))?;
+                    std::io::Write::write_all(&mut std::io::stdout(), &bytes)
+                        .map_err(|e| e.to_string())
+                }
+                None => print_json(&storage.logs().map_err(|e| e.to_string())?),
+            }
+        }
         Command::Fleet { data_dir, json } => {
             let fleet = storage_read(&data_dir)?
                 .fleet()

@@ -557,6 +557,30 @@ async fn post_ack(
     }
 }
 
+async fn put_logs(
+    State(app): State<Shared>,
+    Extension(identity): Extension<Identity>,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    let device = match device(&identity) {
+        Ok(d) => d.to_owned(),
+        Err(r) => return r,
+    };
+    if !sync_protocol::is_log_name(&name) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_name",
+            "not a log bundle's name",
+        );
+    }
+    let storage = app.storage.clone();
+    match blocking(move || storage.put_logs(&device, &name, &body, now_ms())).await {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(r) => r,
+    }
+}
+
 async fn review_list(
     State(app): State<Shared>,
     Extension(identity): Extension<Identity>,
@@ -677,6 +701,10 @@ pub fn router(storage: Arc<dyn Storage>, faults: Faults) -> Router {
         .route("/v1/config", get(get_config))
         .route("/v1/heartbeat", post(post_heartbeat))
         .route("/v1/commands/{id}/ack", post(post_ack))
+        .route(
+            "/v1/logs/{name}",
+            put(put_logs).layer(DefaultBodyLimit::max(sync_protocol::MAX_LOG_BYTES)),
+        )
         .route("/v1/review/applications", get(review_list))
         .route("/v1/review/applications/{number}", get(review_show))
         .route(

@@ -148,6 +148,31 @@ pub trait Storage: Send + Sync + 'static {
     fn publish(&self, name: &str, bytes: &[u8], now_ms: i64) -> Result<String, StorageError>;
     /// The published document and its ETag.
     fn published(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, StorageError>;
+    /// Stores a device's log bundle (the same name again replaces it).
+    fn put_logs(
+        &self,
+        device: &str,
+        name: &str,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<(), StorageError>;
+    /// Every log bundle received, newest first.
+    fn logs(&self) -> Result<Vec<LogBundle>, StorageError>;
+    /// One log bundle's bytes.
+    fn log(&self, device: &str, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
+}
+
+/// A log bundle a kiosk sent when asked to (`collect_logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogBundle {
+    /// The device.
+    pub device: String,
+    /// The bundle's name.
+    pub name: String,
+    /// Its size.
+    pub bytes: usize,
+    /// When it arrived, ms since the epoch.
+    pub received_at_ms: i64,
 }
 
 const SCHEMA: &str = "
@@ -205,6 +230,13 @@ CREATE TABLE IF NOT EXISTS published (
     etag TEXT NOT NULL,
     body BLOB NOT NULL,
     at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS logs (
+    device TEXT NOT NULL,
+    name TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (device, name)
 ) STRICT;
 ";
 
@@ -679,6 +711,49 @@ impl Storage for SqliteStorage {
                 "SELECT etag, body FROM published WHERE name = ?1",
                 [name],
                 |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn put_logs(
+        &self,
+        device: &str,
+        name: &str,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<(), StorageError> {
+        lock(&self.conn).execute(
+            "INSERT INTO logs (device, name, received_ms, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device, name) DO UPDATE SET received_ms = excluded.received_ms,
+                 body = excluded.body",
+            params![device, name, now_ms, bytes],
+        )?;
+        Ok(())
+    }
+
+    fn logs(&self) -> Result<Vec<LogBundle>, StorageError> {
+        let conn = lock(&self.conn);
+        let mut stmt = conn.prepare(
+            "SELECT device, name, length(body), received_ms FROM logs
+             ORDER BY received_ms DESC, device, name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(LogBundle {
+                device: r.get(0)?,
+                name: r.get(1)?,
+                bytes: r.get::<_, i64>(2)? as usize,
+                received_at_ms: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn log(&self, device: &str, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(lock(&self.conn)
+            .query_row(
+                "SELECT body FROM logs WHERE device = ?1 AND name = ?2",
+                [device, name],
+                |r| r.get(0),
             )
             .optional()?)
     }

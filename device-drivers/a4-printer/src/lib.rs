@@ -11,6 +11,7 @@ pub mod cups;
 pub mod doc;
 pub mod driver;
 pub mod pdf;
+pub mod sim;
 
 pub use doc::{Block, Document};
 pub use driver::{A4Config, A4Error, A4Event, A4Printer, A4Status};

@@ -5,130 +5,38 @@
 mod common;
 
 use a4_printer::cups::{CupsQueue, JobState};
+use a4_printer::sim::CupsSimulator;
 use a4_printer::{A4Config, A4Error, A4Event, A4Printer, Fonts};
 use device_model::{ActionHint, Device, DeviceState};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const PPD: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/pdf-file-printer.ppd"
-);
-
-/// A private CUPS scheduler on a free port, stopped when dropped.
+/// A private CUPS scheduler for one test, in a directory removed with it.
 struct Cupsd {
-    child: Child,
-    dir: tempfile::TempDir,
-    host: String,
+    sim: CupsSimulator,
+    _dir: tempfile::TempDir,
 }
 
 impl Cupsd {
     fn start() -> Cupsd {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        // Filters run as the `lp` user and must reach the spool.
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-        for sub in ["etc", "spool", "tmp", "cache", "state", "log", "out"] {
-            std::fs::create_dir(root.join(sub)).unwrap();
+        Cupsd {
+            sim: CupsSimulator::start(dir.path()).unwrap(),
+            _dir: dir,
         }
-        std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))
-            .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        std::fs::write(
-            root.join("etc/cupsd.conf"),
-            format!(
-                "Listen {host}\nLogLevel info\nBrowsing No\nWebInterface No\n\
-                 DefaultAuthType None\n<Location />\n  Order allow,deny\n  Allow all\n</Location>\n\
-                 <Policy default>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n"
-            ),
-        )
-        .unwrap();
-        let r = root.display();
-        std::fs::write(
-            root.join("etc/cups-files.conf"),
-            format!(
-                "ServerRoot {r}/etc\nRequestRoot {r}/spool\nTempDir {r}/tmp\nCacheDir {r}/cache\n\
-                 StateDir {r}/state\nErrorLog {r}/log/error_log\nAccessLog {r}/log/access_log\n\
-                 PageLog {r}/log/page_log\nPrintcap {r}/printcap\nFileDevice Yes\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new("/usr/sbin/cupsd")
-            .arg("-f")
-            .arg("-c")
-            .arg(root.join("etc/cupsd.conf"))
-            .arg("-s")
-            .arg(root.join("etc/cups-files.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cupsd (Debian package cups-daemon)");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(&host).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "cupsd never listened: {}",
-                std::fs::read_to_string(root.join("log/error_log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Cupsd { child, dir, host }
     }
 
-    fn server(&self) -> String {
-        format!("http://{}", self.host)
-    }
-
-    /// Runs a CUPS administration tool against this scheduler.
-    fn admin(&self, tool: &str, args: &[&str]) {
-        let out = Command::new(tool)
-            .arg("-h")
-            .arg(&self.host)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{tool} {args:?}: {out:?}");
-    }
-
-    /// Adds queue `name` printing to the file `device`; jobs that fail are aborted, not left
-    /// to stop the queue (the policy a kiosk queue is set up with).
-    fn add_queue(&self, name: &str, device: &Path, options: &[&str]) {
-        let uri = format!("file://{}", device.display());
-        let mut args = vec!["-p", name, "-E", "-v", &uri, "-P", PPD];
-        args.extend(["-o", "printer-error-policy=abort-job"]);
-        for option in options {
-            args.extend(["-o", option]);
-        }
-        self.admin("lpadmin", &args);
-    }
-
-    fn out(&self, name: &str) -> PathBuf {
-        self.dir.path().join("out").join(name)
-    }
-
-    fn config(&self, queue: &str) -> A4Config {
-        let mut config = A4Config::new(queue);
-        config.server = self.server();
-        config.poll_interval = Duration::from_millis(100);
-        config.status_interval = Duration::from_millis(200);
-        config.job_timeout = Duration::from_secs(30);
-        config
+    fn add_queue(&self, name: &str, output: &Path, options: &[&str]) {
+        self.sim.add_queue(name, output, options).unwrap();
     }
 }
 
-impl Drop for Cupsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Cupsd {
+    type Target = CupsSimulator;
+    fn deref(&self) -> &CupsSimulator {
+        &self.sim
     }
 }
 
@@ -169,7 +77,7 @@ async fn a_stopped_queue_is_refused_before_anything_is_sent() {
     let cups = Cupsd::start();
     let output = cups.out("kiosk-a4.pdf");
     cups.add_queue("kiosk-a4", &output, &[]);
-    cups.admin("cupsdisable", &["-r", "tray removed", "kiosk-a4"]);
+    cups.set_stopped("kiosk-a4", Some("tray removed")).unwrap();
     let printer = A4Printer::start(cups.config("kiosk-a4"), fonts()).unwrap();
 
     let error = printer.print(&common::sample(), go()).await.unwrap_err();
@@ -181,7 +89,7 @@ async fn a_stopped_queue_is_refused_before_anything_is_sent() {
     assert_eq!(printer.status().borrow().device, DeviceState::Offline);
     assert!(!output.exists(), "nothing printed");
 
-    cups.admin("cupsenable", &["kiosk-a4"]);
+    cups.set_stopped("kiosk-a4", None).unwrap();
     printer.print(&common::sample(), go()).await.unwrap();
     assert!(output.exists());
 }

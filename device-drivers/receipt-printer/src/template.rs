@@ -89,6 +89,16 @@ fn size_to_fit(text: &str, chars_per_line: usize) -> u8 {
         .unwrap_or(1)
 }
 
+/// The applicant's name and ID number are wiped from memory with the receipt: the printed
+/// copy is masked, and nothing of the citizen outlives the print.
+impl Drop for ApplicationReceipt {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.applicant.zeroize();
+        self.id_number.zeroize();
+    }
+}
+
 impl ApplicationReceipt {
     /// A specimen with made-up data (and a rare character in the name), for test prints and
     /// for people to look at.

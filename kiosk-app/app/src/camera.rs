@@ -16,11 +16,21 @@ use zeroize::Zeroizing;
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 enum Command {
-    Start { material: String, colour: Colour },
+    Start {
+        material: String,
+        colour: Colour,
+    },
     Stop,
+    Test {
+        reply: mpsc::Sender<Result<String, String>>,
+    },
 }
 
+/// How long a self-test waits for a test page to be laid under the camera.
+const TEST_PATIENCE: Duration = Duration::from_secs(30);
+
 /// The handle of the camera thread.
+#[derive(Clone)]
 pub struct Camera {
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<device_model::Status<CameraStatus>>,
@@ -51,10 +61,57 @@ impl Camera {
         let _ = self.commands.send(Command::Stop);
     }
 
+    /// The maintenance self-test: a test page laid under the camera is captured and checked,
+    /// and only its size and checks are reported (the image is not kept). Blocks until done.
+    pub fn self_test(&self) -> Result<String, String> {
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .send(Command::Test { reply })
+            .map_err(|_| "the camera thread has stopped".to_owned())?;
+        answer
+            .recv()
+            .map_err(|_| "the camera thread has stopped".to_owned())?
+    }
+
     /// The camera's status channel.
     pub fn status(&self) -> watch::Receiver<device_model::Status<CameraStatus>> {
         self.status.clone()
     }
+}
+
+/// Captures one test page: waits for a page to be laid and still, takes it, and describes it.
+fn self_test(camera: &mut DocCamera<Box<dyn FrameSource>>) -> Result<String, String> {
+    camera.set_render(None);
+    camera.start_preview().map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + TEST_PATIENCE;
+    let result = loop {
+        if std::time::Instant::now() > deadline {
+            break Err("no test page was laid under the camera".to_owned());
+        }
+        match camera.preview() {
+            Ok(p) if matches!(p.verdict, Verdict::Capture(_)) => {
+                break match camera.capture() {
+                    Ok(scan) => Ok(format!(
+                        "test image {}×{} {:?}, {} KB, {}",
+                        scan.width,
+                        scan.height,
+                        scan.render,
+                        scan.jpeg.len() / 1024,
+                        if scan.quality.ok() {
+                            "sharp, no glare, complete".to_owned()
+                        } else {
+                            format!("problems: {:?}", scan.quality.problems())
+                        }
+                    )),
+                    Err(e) => Err(e.to_string()),
+                };
+            }
+            Ok(_) => {}
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    camera.stop();
+    result
 }
 
 fn work(
@@ -109,6 +166,11 @@ fn work(
             Some(Command::Stop) => {
                 camera.stop();
                 material = None;
+                continue;
+            }
+            Some(Command::Test { reply }) => {
+                material = None;
+                let _ = reply.send(self_test(&mut camera));
                 continue;
             }
             None => {}

@@ -15,9 +15,9 @@ pub struct Config {
     /// The store's key file (default: `DATA_DIR/store.key`).
     #[serde(default)]
     pub store_key: Option<PathBuf>,
-    /// Keys trusted for the catalogue (default: the development key).
-    #[serde(default)]
-    pub trust: Option<PathBuf>,
+    /// The keys the central office signs the catalogue and configuration with (a kiosk
+    /// never falls back to the development key).
+    pub trust: PathBuf,
     /// Who this kiosk is.
     pub terminal: Terminal,
     /// The devices; a device left out is absent (its journeys and steps are disabled).
@@ -131,6 +131,48 @@ pub struct Devices {
     /// The document camera.
     #[serde(default)]
     pub camera: Option<Camera>,
+    /// The A4 printer: a CUPS queue.
+    #[serde(default)]
+    pub a4_printer: Option<A4Printer>,
+    /// The speakers, through a speech synthesiser (espeak-ng); left out, voice guidance is
+    /// shown as captions only.
+    #[serde(default)]
+    pub speaker: Option<Speaker>,
+}
+
+/// The A4 printer, as a CUPS queue (set up with `printer-error-policy=abort-job`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct A4Printer {
+    /// The CUPS server.
+    #[serde(default = "default_cups")]
+    pub server: String,
+    /// The queue's name.
+    pub queue: String,
+}
+
+fn default_cups() -> String {
+    "http://127.0.0.1:631".into()
+}
+
+/// Voice guidance through a speech synthesiser.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Speaker {
+    /// The synthesiser (Debian's espeak-ng); it is given `-v VOICE -s RATE TEXT`.
+    #[serde(default = "default_synthesiser")]
+    pub program: PathBuf,
+    /// Words per minute: slower than usual, for elderly listeners.
+    #[serde(default = "default_rate")]
+    pub rate: u32,
+}
+
+fn default_synthesiser() -> PathBuf {
+    PathBuf::from("/usr/bin/espeak-ng")
+}
+
+fn default_rate() -> u32 {
+    140
 }
 
 /// A device on a serial port.
@@ -189,9 +231,17 @@ pub struct Ui {
     /// Large text from the start of each session.
     #[serde(default)]
     pub large_text: bool,
-    /// The colour theme: `day`, `night` or `high_contrast`.
+    /// The colour theme: `day`, `night` or `high_contrast` (high contrast from the start of
+    /// each session).
     #[serde(default = "default_theme")]
     pub theme: String,
+    /// Voice guidance from the start of each session (each citizen can turn it off).
+    #[serde(default = "default_voice")]
+    pub voice: bool,
+}
+
+fn default_voice() -> bool {
+    true
 }
 
 impl Default for Ui {
@@ -200,6 +250,19 @@ impl Default for Ui {
             languages: default_languages(),
             large_text: false,
             theme: default_theme(),
+            voice: default_voice(),
+        }
+    }
+}
+
+impl Ui {
+    /// How each session starts, as the engine applies it.
+    pub fn display(&self) -> session::Display {
+        session::Display {
+            languages: self.languages.clone(),
+            large_text: self.large_text,
+            high_contrast: self.theme == "high_contrast",
+            voice: self.voice,
         }
     }
 }
@@ -335,10 +398,38 @@ impl Config {
                     .to_owned(),
             );
         }
-        if let Some(b) = &self.backend
-            && !b.url.starts_with("https://")
-        {
-            p.push("backend.url: must start with https:// (mutual TLS)".to_owned());
+        if let Some(a4) = &d.a4_printer {
+            if !a4.server.starts_with("http://") && !a4.server.starts_with("https://") {
+                p.push("devices.a4_printer.server: an http:// or https:// URL".to_owned());
+            }
+            if a4.queue.is_empty() || a4.queue.contains(['/', ' ', '#']) {
+                p.push("devices.a4_printer.queue: a CUPS queue name".to_owned());
+            }
+        }
+        if let Some(speaker) = &d.speaker {
+            if !speaker.program.is_absolute() {
+                p.push("devices.speaker.program: must be an absolute path".to_owned());
+            }
+            if !(80..=300).contains(&speaker.rate) {
+                p.push("devices.speaker.rate: between 80 and 300 words a minute".to_owned());
+            }
+        }
+        if let Some(b) = &self.backend {
+            if !b.url.starts_with("https://") {
+                p.push("backend.url: must start with https:// (mutual TLS)".to_owned());
+            }
+            for (key, path) in [
+                ("backend.ca", &b.ca),
+                ("backend.cert", &b.cert),
+                ("backend.key", &b.key),
+            ] {
+                if !path.is_file() {
+                    p.push(format!("{key}: {} is not a file", path.display()));
+                }
+            }
+        }
+        if !self.trust.is_file() {
+            p.push(format!("trust: {} is not a file", self.trust.display()));
         }
         let to = &self.timeouts;
         if !(30..=600).contains(&to.screen_s) {
@@ -395,8 +486,21 @@ mod tests {
 
     const EXAMPLE: &str = include_str!("../../../packaging/kiosk.example.toml");
 
+    /// Loads `text` with the files it names under `/etc/kiosk/` (keys, certificates) made in
+    /// a temporary directory instead.
     fn load(text: &str) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
+        let text = text.replace("/etc/kiosk/", &format!("{}/", dir.path().display()));
+        for file in [
+            "pki/ca.pem",
+            "pki/kiosk.pem",
+            "pki/kiosk.key",
+            "trusted-keys.json",
+        ] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
         let path = dir.path().join("kiosk.toml");
         std::fs::write(&path, text).unwrap();
         Config::load(&path)
@@ -406,7 +510,8 @@ mod tests {
     fn the_packaged_example_is_valid() {
         let c = load(EXAMPLE).unwrap();
         assert!(c.devices.id_reader.is_some() && c.backend.is_some());
-        assert_eq!(c.store_key(), Path::new("/etc/kiosk/store.key"));
+        assert!(c.devices.a4_printer.is_some() && c.devices.speaker.is_some());
+        assert!(c.store_key().ends_with("store.key"));
     }
 
     #[test]
@@ -430,7 +535,9 @@ mod tests {
             .replace(
                 "technician_cards = []",
                 "technician_cards = [\"11010519491231002X\"]",
-            );
+            )
+            .replace("pki/kiosk.key", "pki/missing.key")
+            .replace("rate = 140", "rate = 20");
         let Err(ConfigError::Invalid { problems, .. }) = load(&text) else {
             panic!("accepted");
         };
@@ -444,6 +551,8 @@ mod tests {
                 "terminal.progress_url",
                 "devices.id_reader.baud",
                 "devices.receipt_printer.profile",
+                "devices.speaker.rate",
+                "backend.key",
                 "timeouts.screen_s",
                 "timeouts.warning_s",
                 "maintenance.pin_hash",

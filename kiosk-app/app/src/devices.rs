@@ -5,6 +5,8 @@
 use crate::camera::Camera;
 use crate::config::Config;
 use crate::runtime::Input;
+use crate::voice::Voice;
+use a4_printer::A4Printer;
 use application::Applicant;
 use device_model::{Device as _, DeviceState, Status};
 use dispenser::{DispenserConfig, SerialCardDispenser};
@@ -22,13 +24,17 @@ use tokio::sync::{broadcast, mpsc::UnboundedSender, watch};
 /// The drivers the runtime uses; `None` where the device is not fitted.
 pub struct Devices {
     /// The ID card reader.
-    pub id_reader: Option<SerialIdCardReader>,
+    pub id_reader: Option<Arc<SerialIdCardReader>>,
     /// The receipt printer.
     pub printer: Option<Arc<EscPosPrinter>>,
     /// The dispenser.
     pub dispenser: Option<Arc<SerialCardDispenser>>,
     /// The document camera.
     pub camera: Option<Camera>,
+    /// The A4 printer.
+    pub a4: Option<Arc<A4Printer>>,
+    /// Voice guidance; without it, what would be said is shown as a caption only.
+    pub voice: Option<Voice>,
 }
 
 /// Why a device could not be started.
@@ -71,7 +77,7 @@ impl Devices {
                 );
                 forward_cards(reader.events(), inputs.clone());
                 reader.set_presence_polling(true);
-                Some(reader)
+                Some(Arc::new(reader))
             }
             None => None,
         };
@@ -128,6 +134,29 @@ impl Devices {
             }
             None => None,
         };
+        let a4 = match &d.a4_printer {
+            Some(c) => {
+                let fonts = a4_printer::Fonts::noto_cjk().map_err(|e| DeviceError {
+                    device: "a4_printer",
+                    message: format!("no CJK font (Debian package fonts-noto-cjk): {e}"),
+                })?;
+                let mut ac = a4_printer::A4Config::new(&c.queue);
+                ac.server = c.server.clone();
+                let printer = A4Printer::start(ac, Arc::new(fonts)).map_err(|e| DeviceError {
+                    device: "a4_printer",
+                    message: e.to_string(),
+                })?;
+                forward_status(
+                    "a4-printer",
+                    Device::A4Printer,
+                    printer.status(),
+                    &status_dir,
+                    inputs,
+                );
+                Some(Arc::new(printer))
+            }
+            None => None,
+        };
         let camera = match camera {
             Some(source) => {
                 let camera = Camera::spawn(source, inputs.clone()).map_err(err("camera"))?;
@@ -141,13 +170,15 @@ impl Devices {
             printer,
             dispenser,
             camera,
+            a4,
+            voice: d.speaker.clone().map(Voice::new),
         };
         for (device, fitted) in [
             (Device::IdReader, devices.id_reader.is_some()),
             (Device::ReceiptPrinter, devices.printer.is_some()),
             (Device::Dispenser, devices.dispenser.is_some()),
             (Device::Camera, devices.camera.is_some()),
-            (Device::A4Printer, false),
+            (Device::A4Printer, devices.a4.is_some()),
         ] {
             if !fitted {
                 let _ = inputs.send(Input::Event(Event::Device {

@@ -33,6 +33,10 @@ struct Cli {
     /// one JSON line on standard output.
     #[arg(long)]
     headless: bool,
+    /// Idle limits of the simulated kiosk, shorter than a real kiosk's for demonstrations and
+    /// tests: `screen_s=8,form_s=10,goodbye_s=4,warning_s=4` (any of them).
+    #[arg(long, requires = "simulate", value_parser = parse_timeouts)]
+    timeouts: Option<session::Timeouts>,
     /// The control socket for intents and world events (default with --simulate:
     /// DIR/control.sock).
     #[arg(long)]
@@ -49,14 +53,34 @@ struct Cli {
     card_key: bool,
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+/// Logs to standard error (the journal: `RUST_LOG`, default warnings) and, at `info` and
+/// above, to the kiosk's own log files in `data_dir` (for the diagnostics export and the
+/// central office's `collect_logs`).
+fn init_logging(data_dir: &std::path::Path) -> Result<(), String> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let file = kiosk_app::logs::LogFile::open(data_dir, kiosk_app::logs::LOG_BYTES)
+        .map_err(|e| format!("log file in {}: {e}", data_dir.display()))?;
+    let journal = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(journal),
         )
-        .init();
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(file)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+        )
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.hash_pin || cli.card_key {
         let mut line = zeroize::Zeroizing::new(String::new());
@@ -93,11 +117,47 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // The standard-input reader is a blocking read that never ends on its own: do not wait
+    // for it (everything that matters is on disk before `run` returns).
+    runtime.shutdown_background();
+    match result {
         Ok(Exit::Closed) => ExitCode::SUCCESS,
         Ok(Exit::Reboot) => ExitCode::from(EXIT_REBOOT),
         Err(e) => fail(&e),
     }
+}
+
+/// `screen_s=8,form_s=10,goodbye_s=4,warning_s=4`, each at least 2 s, the warning shorter
+/// than the screen limits.
+fn parse_timeouts(text: &str) -> Result<session::Timeouts, String> {
+    let mut t = session::Timeouts::default();
+    for pair in text.split(',').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair}: not key=seconds"))?;
+        let value: u64 = value
+            .parse()
+            .map_err(|_| format!("{key}: not a number of seconds"))?;
+        if value < 2 {
+            return Err(format!("{key}: at least 2 seconds"));
+        }
+        match key {
+            "screen_s" => t.screen_s = value,
+            "form_s" => t.form_s = value,
+            "goodbye_s" => t.goodbye_s = value,
+            "warning_s" => t.warning_s = value,
+            _ => {
+                return Err(format!(
+                    "{key}: one of screen_s, form_s, goodbye_s, warning_s"
+                ));
+            }
+        }
+    }
+    if t.warning_s >= t.screen_s.min(t.form_s) {
+        return Err("warning_s: shorter than the screen limits".into());
+    }
+    Ok(t)
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -110,7 +170,11 @@ async fn run(cli: Cli) -> Result<Exit, String> {
         let dir = cli.dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("kiosk-sim-{}", std::process::id()))
         });
-        let sim = simulated::start(&dir).await?;
+        init_logging(&simulated::data_dir(&dir))?;
+        let mut sim = simulated::start(&dir).await?;
+        if let Some(timeouts) = cli.timeouts.clone() {
+            sim.config.timeouts = timeouts;
+        }
         let control = cli
             .control
             .clone()
@@ -124,6 +188,7 @@ async fn run(cli: Cli) -> Result<Exit, String> {
         (sim.config, sim.camera, Some(sim.world), Some(control))
     } else {
         let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+        init_logging(&config.data_dir)?;
         let camera = config.devices.camera.as_ref().and_then(|c| {
             match doc_camera::v4l2::V4l2Camera::open(&c.device) {
                 Ok(cam) => Some(Box::new(cam) as Box<dyn doc_camera::FrameSource>),
@@ -140,10 +205,7 @@ async fn run(cli: Cli) -> Result<Exit, String> {
         &KeyFile(config.store_key()),
     )
     .map_err(|e| format!("store: {e}"))?;
-    let trust = match &config.trust {
-        Some(path) => catalogue::TrustStore::load(path).map_err(|e| format!("trust: {e}"))?,
-        None => catalogue::sample::trust(),
-    };
+    let trust = catalogue::TrustStore::load(&config.trust).map_err(|e| format!("trust: {e}"))?;
     let (inputs, rx) = tokio::sync::mpsc::unbounded_channel();
     let devices = Devices::open(&config, camera, &inputs).map_err(|e| e.to_string())?;
     let kiosk =

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The supplies counted since their last refill.
-pub const SUPPLIES: [&str; 2] = ["receipt_paper", "cards"];
+pub const SUPPLIES: [&str; 3] = ["receipt_paper", "cards", "a4_paper"];
 
 fn supplies_file(data_dir: &Path) -> PathBuf {
     data_dir.join("supplies.json")
@@ -59,6 +59,11 @@ pub fn report(
             oldest_pending_age_s: q.oldest_pending_age_s,
         })
         .unwrap_or_default();
+    let contact: serde_json::Value =
+        std::fs::read(config.data_dir.join(sync_agent::agent::SYNC_STATUS))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
     let until = config
         .backend
         .as_ref()
@@ -71,6 +76,10 @@ pub fn report(
         certificate_until: until
             .map(|s| application::time::iso(application::time::local_date(s * 1000))),
         certificate_days_left: until.map(|s| (s * 1000 - now_ms).div_euclid(86_400_000)),
+        last_contact_s: contact["last_contact_ms"]
+            .as_i64()
+            .map(|ms| (now_ms - ms).div_euclid(1000)),
+        last_error: contact["last_error"].as_str().map(str::to_owned),
     };
     let used = supplies(&config.data_dir);
     Report {
@@ -89,11 +98,79 @@ pub fn report(
             })
             .collect(),
         disk_free_bytes,
+        configuration: configuration(config),
     }
 }
 
-/// Writes diagnostics to the USB drive: the report, each device's status file and the store's
-/// check (counts and the audit chain's state). Returns the folder written.
+/// The configuration as `key: value` lines, leaving out what is secret or personal (the
+/// store key's and the TLS key's paths are shown; the PIN and card hashes are not).
+fn configuration(config: &Config) -> Vec<String> {
+    let d = &config.devices;
+    let port = |p: &Path| p.display().to_string();
+    let mut lines = vec![
+        format!("data_dir: {}", config.data_dir.display()),
+        format!("trust: {}", config.trust.display()),
+        format!(
+            "terminal: {} {}",
+            config.terminal.id, config.terminal.office
+        ),
+        format!("progress_url: {}", config.terminal.progress_url),
+    ];
+    let fitted: [(&str, Option<String>); 6] = [
+        ("id_reader", d.id_reader.as_ref().map(|s| port(&s.port))),
+        (
+            "receipt_printer",
+            d.receipt_printer
+                .as_ref()
+                .map(|p| format!("{} ({})", port(&p.port), p.profile)),
+        ),
+        ("dispenser", d.dispenser.as_ref().map(|s| port(&s.port))),
+        ("camera", d.camera.as_ref().map(|c| port(&c.device))),
+        (
+            "a4_printer",
+            d.a4_printer
+                .as_ref()
+                .map(|a| format!("{} on {}", a.queue, a.server)),
+        ),
+        (
+            "speaker",
+            d.speaker
+                .as_ref()
+                .map(|s| format!("{} at {} wpm", port(&s.program), s.rate)),
+        ),
+    ];
+    for (device, at) in fitted {
+        lines.push(format!(
+            "devices.{device}: {}",
+            at.unwrap_or_else(|| "not fitted".into())
+        ));
+    }
+    let t = &config.timeouts;
+    lines.push(format!(
+        "timeouts: screen {} s, form {} s, goodbye {} s, warning {} s",
+        t.screen_s, t.form_s, t.goodbye_s, t.warning_s
+    ));
+    let ui = &config.ui;
+    lines.push(format!(
+        "ui: languages {:?}, large text {}, theme {}, voice {}",
+        ui.languages, ui.large_text, ui.theme, ui.voice
+    ));
+    lines.push(format!(
+        "maintenance: PIN {}, {} technician cards, lockout after {} for {} s",
+        if config.maintenance.pin_hash.is_some() {
+            "set"
+        } else {
+            "not set"
+        },
+        config.maintenance.technician_cards.len(),
+        config.maintenance.max_failures,
+        config.maintenance.lockout_s
+    ));
+    lines
+}
+
+/// Writes diagnostics to the USB drive: the report, each device's status file, the store's
+/// check (counts and the audit chain's state) and the log files. Returns the folder written.
 pub fn export(
     config: &Config,
     report: &Report,
@@ -123,17 +200,59 @@ pub fn export(
         "incomplete": store_check.incomplete.len(),
     });
     write("store-check.json", pretty(&check)).map_err(io)?;
-    if let Ok(dir) = std::fs::read_dir(config.data_dir.join("status")) {
-        for entry in dir.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".json")
-                && let Ok(body) = std::fs::read(entry.path())
-            {
-                write(&format!("status/{name}"), body).map_err(io)?;
-            }
+    for (name, body) in status_files(&config.data_dir) {
+        write(&format!("status/{name}"), body).map_err(io)?;
+    }
+    durable_fs::create_dir_all(&folder.join("logs")).map_err(io)?;
+    for file in crate::logs::files(&config.data_dir) {
+        if let (Some(name), Ok(body)) = (file.file_name(), std::fs::read(&file)) {
+            write(&format!("logs/{}", name.to_string_lossy()), body).map_err(io)?;
         }
     }
     Ok(folder)
+}
+
+/// Each device's status file: its name and bytes.
+fn status_files(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(data_dir.join("status"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    let body = std::fs::read(entry.path()).ok()?;
+                    name.ends_with(".json").then_some((name, body))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// How much of the logs a bundle for the central office carries.
+const BUNDLE_LOG_BYTES: usize = 2 << 20;
+
+/// Leaves a log bundle for the central office (`collect_logs`) in `DATA_DIR/uploads/`, where
+/// the sync agent sends it from: the report, each device's status and the end of the logs.
+/// Returns its path.
+pub fn log_bundle(config: &Config, report: &Report, now_ms: i64) -> Result<PathBuf, String> {
+    let status: serde_json::Map<String, serde_json::Value> = status_files(&config.data_dir)
+        .into_iter()
+        .filter_map(|(name, body)| Some((name, serde_json::from_slice(&body).ok()?)))
+        .collect();
+    let bundle = serde_json::json!({
+        "terminal": config.terminal.id,
+        "created_ms": now_ms,
+        "report": report,
+        "status": status,
+        "logs": crate::logs::tail(&config.data_dir, BUNDLE_LOG_BYTES),
+    });
+    let dir = config.data_dir.join(sync_agent::agent::UPLOADS);
+    let path = dir.join(format!("logs-{now_ms}.json"));
+    durable_fs::create_dir_all(&dir)
+        .and_then(|()| durable_fs::write_atomic(&path, &pretty(&bundle)))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 fn pretty<T: serde::Serialize>(value: &T) -> Vec<u8> {

@@ -5,9 +5,11 @@
 
 use crate::config::Config;
 use crate::devices::Devices;
+use application::ApplicationNumber;
 use application::time::{local_minute, now_ms};
 use catalogue::{Catalogue, Delivery, Installed, TrustStore};
 use dispenser::{CardDispenser, Outcome};
+use idcard::{IdCardError, IdCardReader, ReadOptions, SamHealth, SerialIdCardReader};
 use kiosk_store::{Store, StoreError};
 use receipt_printer::template::{ApplicationReceipt, MissingMaterial};
 use receipt_printer::{ReceiptOutcome, ReceiptPrinter};
@@ -63,6 +65,8 @@ pub struct Runtime {
     inputs: UnboundedSender<Input>,
     holder: Option<Holder>,
     commands_seen: BTreeSet<u64>,
+    /// Cancels the hand-out under way when the session ends.
+    handing_out: Option<CancellationToken>,
 }
 
 /// Why the runtime cannot start.
@@ -96,6 +100,7 @@ impl Runtime {
                 timeouts: config.timeouts.clone(),
                 progress_url: config.terminal.progress_url.clone(),
                 maintenance: config.maintenance.access(),
+                display: config.ui.display(),
             },
             now_ms(),
         );
@@ -118,6 +123,7 @@ impl Runtime {
             inputs,
             holder: None,
             commands_seen: BTreeSet::new(),
+            handing_out: None,
         })
     }
 
@@ -291,8 +297,13 @@ impl Runtime {
                 });
             }
             Effect::PrintReceipt(info) => self.print_receipt(*info, now),
-            Effect::HandOut { number, delivery } => self.hand_out(number.to_string(), delivery),
-            Effect::Speak { text } => tracing::info!(text = %text, "voice guidance"),
+            Effect::HandOut { number, delivery } => self.hand_out(number, delivery),
+            Effect::Speak { text, language } => {
+                tracing::info!(text = %text, ?language, "voice guidance");
+                if let Some(voice) = &self.devices.voice {
+                    voice.say(&text, language);
+                }
+            }
             Effect::Audit(event) => {
                 if let Err(e) = self.store().audit(&event) {
                     tracing::error!(error = %e, "audit event not recorded");
@@ -302,6 +313,10 @@ impl Runtime {
                 self.holder = None;
                 if let Some(camera) = &self.devices.camera {
                     camera.stop();
+                }
+                // A card or document not yet out is not handed to whoever stands here next.
+                if let Some(hand_out) = self.handing_out.take() {
+                    hand_out.cancel();
                 }
             }
             Effect::OutOfService { reason } => {
@@ -326,9 +341,20 @@ impl Runtime {
             Effect::Reboot => return Some(Exit::Reboot),
             Effect::Maintenance(request) => self.maintenance(request),
             Effect::CollectLogs => {
-                tracing::warn!(
-                    "log collection asked for: logs are in the journal (journalctl -u kiosk-app)"
-                )
+                let (config, store) = (self.config.clone(), self.store.clone());
+                let version = self.catalogue.version;
+                self.blocking(move || {
+                    let free = lock(&store).free_bytes().unwrap_or(0);
+                    let report = crate::maintenance::report(&config, version, free, now_ms());
+                    match crate::maintenance::log_bundle(&config, &report, now_ms()) {
+                        Ok(path) => tracing::info!(
+                            path = %path.display(),
+                            "log bundle left for the sync agent"
+                        ),
+                        Err(error) => tracing::error!(%error, "log bundle not written"),
+                    }
+                    Vec::new()
+                });
             }
         }
         None
@@ -404,39 +430,114 @@ impl Runtime {
         });
     }
 
-    fn hand_out(&self, number: String, delivery: Delivery) {
-        let dispenser = match delivery {
-            Delivery::Dispenser => self.devices.dispenser.clone(),
-            _ => None,
-        };
-        let Some(dispenser) = dispenser else {
-            return self.answer(Event::ResultFailed {
-                reason: format!("this kiosk cannot hand out {delivery:?} results"),
-            });
-        };
+    /// Hands out a result: the card from the dispenser, or the result notice on the A4
+    /// printer. Canceled when the session ends first.
+    fn hand_out(&mut self, number: ApplicationNumber, delivery: Delivery) {
+        let cancel = CancellationToken::new();
+        self.handing_out = Some(cancel.clone());
         let inputs = self.inputs.clone();
         let data_dir = self.config.data_dir.clone();
-        tokio::spawn(async move {
-            let dispensed = dispenser
-                .dispense(TAKE_CARD_TIMEOUT, CancellationToken::new())
-                .await;
-            if dispensed.is_ok() {
-                count_used(&data_dir, "cards");
+        match (
+            delivery,
+            self.devices.dispenser.clone(),
+            self.devices.a4.clone(),
+        ) {
+            (Delivery::Dispenser, Some(dispenser), _) => {
+                tokio::spawn(async move {
+                    let dispensed = dispenser.dispense(TAKE_CARD_TIMEOUT, cancel).await;
+                    if dispensed.is_ok() {
+                        count_used(&data_dir, "cards");
+                    }
+                    let event = match dispensed {
+                        Ok(Outcome::Taken) => {
+                            tracing::info!(number = %number, "result card taken");
+                            Event::ResultHandedOut
+                        }
+                        Ok(Outcome::Retained) => Event::ResultFailed {
+                            reason: "the card was not taken in time and was kept safe inside"
+                                .into(),
+                        },
+                        Err(e) => Event::ResultFailed {
+                            reason: e.to_string(),
+                        },
+                    };
+                    let _ = inputs.send(Input::Event(event));
+                });
             }
-            let event = match dispensed {
-                Ok(Outcome::Taken) => {
-                    tracing::info!(number = %number, "result card taken");
-                    Event::ResultHandedOut
-                }
-                Ok(Outcome::Retained) => Event::ResultFailed {
-                    reason: "the card was not taken in time and was kept safe inside".into(),
-                },
-                Err(e) => Event::ResultFailed {
-                    reason: e.to_string(),
-                },
-            };
-            let _ = inputs.send(Input::Event(event));
+            (Delivery::KioskPrint, _, Some(a4)) => {
+                let document = match self.result_notice(&number) {
+                    Ok(d) => d,
+                    Err(reason) => return self.answer(Event::ResultFailed { reason }),
+                };
+                tokio::spawn(async move {
+                    let printed = a4.print(&document, cancel).await;
+                    if printed.is_ok() {
+                        count_used(&data_dir, "a4_paper");
+                    }
+                    let event = match printed {
+                        Ok(job) => {
+                            tracing::info!(number = %number, job, "result notice printed");
+                            Event::ResultHandedOut
+                        }
+                        Err(e) => Event::ResultFailed {
+                            reason: e.to_string(),
+                        },
+                    };
+                    let _ = inputs.send(Input::Event(event));
+                });
+            }
+            _ => self.answer(Event::ResultFailed {
+                reason: format!("this kiosk cannot hand out {delivery:?} results"),
+            }),
+        }
+    }
+
+    /// The result notice printed on A4 for application `number`: what was applied for, when,
+    /// and its result, with the holder's name and ID number masked as on the receipt (a sheet
+    /// left behind gives nothing away).
+    fn result_notice(&self, number: &ApplicationNumber) -> Result<a4_printer::Document, String> {
+        use a4_printer::{Block, Document};
+        let application = self
+            .store()
+            .application(number)
+            .map_err(|e| e.to_string())?;
+        let (name, id_number) = self.holder.as_ref().map_or_else(Default::default, |h| {
+            (
+                receipt_printer::template::mask_name(&h.name),
+                receipt_printer::template::mask_id(&h.id_number),
+            )
         });
+        let items: Vec<String> = application
+            .items
+            .iter()
+            .map(|code| {
+                self.catalogue
+                    .item(code)
+                    .map_or_else(|| code.clone(), |i| i.name.zh.clone())
+            })
+            .collect();
+        let field = |label: &str, value: String| Block::Field {
+            label: label.into(),
+            value,
+        };
+        Ok(Document::new(format!("办理结果通知书 {number}"))
+            .push(Block::Title("办理结果通知书 Result Notice".into()))
+            .push(field("申请编号 Application No.", number.to_string()))
+            .push(field("申请人 Applicant", name))
+            .push(field("证件号码 ID No.", id_number))
+            .push(field("办理事项 Services", items.join("、")))
+            .push(field("受理时间 Submitted", local_minute(application.saved_at_ms)))
+            .push(field("办理结果 Result", "已办结 Completed".into()))
+            .push(field("打印时间 Printed", local_minute(now_ms())))
+            .push(field(
+                "打印终端 Kiosk",
+                format!("{} {}", self.config.terminal.id, self.config.terminal.office),
+            ))
+            .push(Block::Rule)
+            .push(Block::Paragraph(format!(
+                "本通知书由政务服务自助终端打印，可凭申请编号在 {} 查询真伪。This notice was printed at a self-service kiosk; check it with the application number at {}.",
+                self.config.terminal.progress_url, self.config.terminal.progress_url
+            ))))
     }
 
     /// Maintenance menu work: each answers with a report or an outcome.
@@ -532,28 +633,108 @@ impl Runtime {
                 };
                 vec![done("self_test", result)]
             }),
-            Request::SelfTest(device) => {
-                let name = match device {
-                    Device::IdReader => "idcard",
-                    Device::Camera => "doc-camera",
-                    Device::Dispenser => "dispenser",
-                    Device::A4Printer => "a4-printer",
-                    Device::ReceiptPrinter | Device::Store => "receipt-printer",
+            Request::SelfTest(Device::IdReader) => {
+                let Some(reader) = self.devices.id_reader.clone() else {
+                    return self.answer(done("self_test", Err("no ID card reader".into())));
                 };
-                let state = sync_agent::agent::device_reports(&config.data_dir)
-                    .into_iter()
-                    .find(|d| d.device == name)
-                    .map(|d| d.state);
-                let result = match state.as_deref() {
-                    Some("online") => Ok(format!("{name}: online")),
-                    Some(other) => Err(format!("{name}: {other}")),
-                    None => Err(format!("{name}: not fitted")),
+                let inputs = self.inputs.clone();
+                tokio::spawn(async move {
+                    let result = id_reader_test(&reader).await;
+                    let _ = inputs.send(Input::Event(done("self_test", result)));
+                });
+            }
+            Request::SelfTest(Device::Camera) => {
+                let Some(camera) = self.devices.camera.clone() else {
+                    return self.answer(done("self_test", Err("no document camera".into())));
                 };
-                self.answer(done("self_test", result));
+                self.blocking(move || vec![done("self_test", camera.self_test())]);
+            }
+            Request::SelfTest(Device::Dispenser) => {
+                let Some(dispenser) = self.devices.dispenser.clone() else {
+                    return self.answer(done("self_test", Err("no card dispenser".into())));
+                };
+                let inputs = self.inputs.clone();
+                tokio::spawn(async move {
+                    let dispensed = dispenser
+                        .dispense(TAKE_CARD_TIMEOUT, CancellationToken::new())
+                        .await;
+                    if dispensed.is_ok() {
+                        count_used(&config.data_dir, "cards");
+                    }
+                    let result = match dispensed {
+                        Ok(Outcome::Taken) => Ok("a test card went out and was taken".into()),
+                        Ok(Outcome::Retained) => Ok(
+                            "a test card went out; not taken, it was kept in the reject bin".into(),
+                        ),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = inputs.send(Input::Event(done("self_test", result)));
+                });
+            }
+            Request::SelfTest(Device::A4Printer) => {
+                let Some(a4) = self.devices.a4.clone() else {
+                    return self.answer(done("self_test", Err("no A4 printer".into())));
+                };
+                let page = a4_printer::Document::new("自检 SELF-TEST")
+                    .push(a4_printer::Block::Title("自检页 Test page".into()))
+                    .push(a4_printer::Block::Field {
+                        label: "终端 Kiosk".into(),
+                        value: format!("{} {}", config.terminal.id, local_minute(now_ms())),
+                    })
+                    .push(a4_printer::Block::Paragraph(
+                        "中文、English 和数字 0123456789 都应清晰可读。".into(),
+                    ));
+                let inputs = self.inputs.clone();
+                tokio::spawn(async move {
+                    let result = a4
+                        .print(&page, CancellationToken::new())
+                        .await
+                        .map(|job| {
+                            count_used(&config.data_dir, "a4_paper");
+                            format!("test page printed (job {job})")
+                        })
+                        .map_err(|e| e.to_string());
+                    let _ = inputs.send(Input::Event(done("self_test", result)));
+                });
             }
         }
     }
 }
+
+/// The ID card reader's self-test: the SAM module's own check, then a test card on the reader
+/// read through (what it says is dropped at once: only that it was read is reported).
+async fn id_reader_test(reader: &SerialIdCardReader) -> Result<String, String> {
+    let within = |s: u64| {
+        let cancel = CancellationToken::new();
+        let guard = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(s)).await;
+            guard.cancel();
+        });
+        cancel
+    };
+    let health = reader
+        .sam_status(within(5))
+        .await
+        .map_err(|e| format!("SAM module: {e}"))?;
+    if health != SamHealth::Ok {
+        return Err(format!("SAM module: {health:?}"));
+    }
+    // The technician lays the test card down after asking for the test.
+    let deadline = tokio::time::Instant::now() + TEST_CARD_PATIENCE;
+    loop {
+        match reader.read_card(ReadOptions::default(), within(10)).await {
+            Ok(card) => return Ok(format!("SAM ok; test card read ({:?})", card.card_type)),
+            Err(IdCardError::NoCard) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => return Err(format!("SAM ok; no test card read: {e}")),
+        }
+    }
+}
+
+/// How long the reader's self-test waits for a test card.
+const TEST_CARD_PATIENCE: Duration = Duration::from_secs(20);
 
 /// Counts a supply used; a counter that cannot be written is logged, never in the way.
 fn count_used(data_dir: &std::path::Path, supply: &str) {

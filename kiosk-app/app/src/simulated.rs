@@ -4,7 +4,7 @@
 //! used again as it is, so a kiosk killed mid-journey restarts on the same data.
 
 use crate::config::{
-    Backend, Config, Devices, Maintenance, ReceiptPrinter, SerialDevice, Terminal, Ui,
+    A4Printer, Backend, Config, Devices, Maintenance, ReceiptPrinter, SerialDevice, Terminal, Ui,
 };
 use crate::net::Network;
 use crate::world::World;
@@ -19,6 +19,9 @@ use std::time::Duration;
 
 /// The simulated kiosk's terminal number: the sample catalogue's service-hall kiosk.
 pub const TERMINAL: &str = catalogue::sample::HALL_TERMINAL;
+
+/// The simulated A4 printer's queue.
+pub const A4_QUEUE: &str = "kiosk-a4";
 
 /// The simulated kiosk's technician PIN (development only).
 pub const TECHNICIAN_PIN: &str = "246810";
@@ -37,11 +40,16 @@ pub struct Simulation {
     pub receipts: PathBuf,
 }
 
+/// The simulated kiosk's data directory in the world's directory `dir`.
+pub fn data_dir(dir: &Path) -> PathBuf {
+    dir.join("kiosk")
+}
+
 /// Sets up (or takes up again) the simulated world in `dir` and starts it on the current tokio
 /// runtime.
 pub async fn start(dir: &Path) -> Result<Simulation, String> {
     let e = |what: &'static str| move |e: String| format!("{what}: {e}");
-    let data = dir.join("kiosk");
+    let data = data_dir(dir);
     let central = dir.join("central");
     let dev = dir.join("dev");
     let receipts = dir.join("receipts");
@@ -73,6 +81,10 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
         )
         .map_err(|x| e("store")(x.to_string()))?;
     }
+    // The development key, trusted only here.
+    let trust = dir.join("trusted-keys.json");
+    durable_fs::write_atomic(&trust, catalogue::sample::TRUSTED_KEYS.as_bytes())
+        .map_err(|x| format!("{}: {x}", trust.display()))?;
     let installed =
         catalogue::Installed::open(&data.join("catalogue.json"), catalogue::sample::trust())
             .map_err(|x| e("catalogue")(x.to_string()))?;
@@ -140,11 +152,24 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
     )
     .map_err(sim("dispenser"))?;
     let (camera, camera_control) = doc_camera::sim::SimCamera::new(7, true);
+    // The A4 printer: a private CUPS whose queue prints to a file. Without CUPS installed the
+    // kiosk runs without an A4 printer, as one without the device would.
+    let a4 = match a4_printer::sim::CupsSimulator::start(&dir.join("cups")) {
+        Ok(cups) => {
+            cups.add_queue(A4_QUEUE, &cups.out("kiosk-a4.pdf"), &[])
+                .map_err(|x| format!("A4 printer simulator: {x}"))?;
+            Some(cups)
+        }
+        Err(x) => {
+            tracing::warn!(error = %x, "no A4 printer simulator");
+            None
+        }
+    };
 
     let config = Config {
         data_dir: data,
         store_key: None,
-        trust: None,
+        trust,
         terminal: Terminal {
             id: TERMINAL.into(),
             office: "模拟政务服务中心 (simulated service centre)".into(),
@@ -166,6 +191,11 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
                 baud: None,
             }),
             camera: None,
+            a4_printer: a4.as_ref().map(|cups| A4Printer {
+                server: cups.server(),
+                queue: A4_QUEUE.into(),
+            }),
+            speaker: None,
         },
         backend: Some(Backend {
             url,
@@ -194,6 +224,7 @@ pub async fn start(dir: &Path) -> Result<Simulation, String> {
             printer,
             dispenser,
             camera: camera_control,
+            a4,
             network,
             backend: storage,
             terminal: TERMINAL.into(),

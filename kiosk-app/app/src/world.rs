@@ -61,6 +61,12 @@ pub enum WorldEvent {
     },
     /// The citizen takes the card waiting at the dispenser's gate.
     TakeCard,
+    /// The A4 printer stops (its paper out, a tray removed: `stopped` says why, as CUPS
+    /// reports it) or starts again (`null`).
+    A4 {
+        /// Why it stopped, or `None` to start it.
+        stopped: Option<String>,
+    },
     /// The kiosk's network goes down or comes back.
     Network {
         /// Up?
@@ -105,6 +111,8 @@ pub struct World {
     pub dispenser: dispenser::sim::DispenserSimulator,
     /// The document camera.
     pub camera: SimControl,
+    /// The A4 printer's CUPS, if installed.
+    pub a4: Option<a4_printer::sim::CupsSimulator>,
     /// The network between the sync agent and the backend.
     pub network: Network,
     /// The central backend's storage (reviewers' decisions, remote commands).
@@ -149,6 +157,12 @@ impl World {
                 SimDevice::Camera => self.camera.replug(),
             },
             WorldEvent::TakeCard => self.dispenser.take_card(),
+            WorldEvent::A4 { stopped } => self
+                .a4
+                .as_ref()
+                .ok_or("this simulated kiosk has no A4 printer (CUPS is not installed)")?
+                .set_stopped(crate::simulated::A4_QUEUE, stopped.as_deref())
+                .map_err(|e| e.to_string())?,
             WorldEvent::Network { up } => self.network.set_up(up),
             WorldEvent::Decide { number, status } => {
                 self.backend

@@ -4,8 +4,20 @@ use std::process::Command;
 
 const EXAMPLE: &str = include_str!("../../../packaging/kiosk.example.toml");
 
+/// Checks `text`, with the files it names under `/etc/kiosk/` made in a temporary directory.
 fn check(text: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
+    let text = text.replace("/etc/kiosk/", &format!("{}/", dir.path().display()));
+    for file in [
+        "pki/ca.pem",
+        "pki/kiosk.pem",
+        "pki/kiosk.key",
+        "trusted-keys.json",
+    ] {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "x").unwrap();
+    }
     let path = dir.path().join("kiosk.toml");
     std::fs::write(&path, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_kiosk-app"))

@@ -1846,7 +1846,7 @@ impl Engine {
                 locked_s: self.pin_locked_s(),
             },
             State::Maintenance { report, last } => Screen::Maintenance {
-                report: report.as_deref().cloned(),
+                report: report.clone(),
                 last: last.clone(),
                 out_of_service: self.technician_off.is_some(),
             },

@@ -184,6 +184,9 @@ pub struct Report {
     pub supplies: Vec<SupplyLine>,
     /// Free disk space, bytes.
     pub disk_free_bytes: u64,
+    /// The configuration in use, without secrets (keys, PIN and card hashes), as `key: value`
+    /// lines.
+    pub configuration: Vec<String>,
 }
 
 /// One device in the report.
@@ -221,12 +224,16 @@ pub struct NetworkLine {
     pub certificate_until: Option<String>,
     /// Days left on it.
     pub certificate_days_left: Option<i64>,
+    /// Seconds since the sync agent last reached the backend (`None`: never).
+    pub last_contact_s: Option<i64>,
+    /// What failed since then, if anything.
+    pub last_error: Option<String>,
 }
 
 /// A supply in the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SupplyLine {
-    /// `receipt_paper` or `cards`.
+    /// `receipt_paper`, `cards` or `a4_paper`.
     pub supply: String,
     /// Used since the last refill (receipts printed, cards dispensed).
     pub used: u64,

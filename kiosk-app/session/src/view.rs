@@ -221,7 +221,7 @@ pub enum Screen {
     /// The maintenance menu. Nothing of any citizen, by construction.
     Maintenance {
         /// What the runtime reported; `None` until it has.
-        report: Option<crate::maintenance::Report>,
+        report: Option<Box<crate::maintenance::Report>>,
         /// The last action's outcome; `None` while one is under way or none was done.
         last: Option<crate::maintenance::Outcome>,
         /// The out-of-service switch (applied on leaving).

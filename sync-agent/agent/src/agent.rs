@@ -57,6 +57,12 @@ async fn finish(commit: Option<JoinHandle<Result<(), StoreError>>>) -> Result<()
     }
 }
 
+/// Where the kiosk leaves log bundles for the central office (`collect_logs`).
+pub const UPLOADS: &str = "uploads";
+
+/// The agent's record of its last contact with the central office.
+pub const SYNC_STATUS: &str = "sync-status.json";
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -359,11 +365,68 @@ impl Agent {
 
     async fn heartbeat_loop(self: Arc<Self>) {
         loop {
-            if let Err(e) = self.heartbeat().await {
+            let result = match self.heartbeat().await {
+                Ok(()) => self.upload_logs().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &result {
                 tracing::warn!(error = %e, "heartbeat failed");
             }
+            self.record_contact(result.err());
             tokio::time::sleep(Duration::from_secs(self.settings.heartbeat_s.max(1))).await;
         }
+    }
+
+    /// Keeps `DATA_DIR/sync-status.json` (the last contact with the central office and the
+    /// last error since) for the maintenance menu's network status.
+    fn record_contact(&self, error: Option<String>) {
+        let path = self.settings.data_dir.join(SYNC_STATUS);
+        let mut status: serde_json::Value = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        match error {
+            None => {
+                status["last_contact_ms"] = now_ms().into();
+                status["last_error"] = serde_json::Value::Null;
+            }
+            Some(e) => {
+                status["last_error"] = e.into();
+                status["last_error_ms"] = now_ms().into();
+            }
+        }
+        if let Err(e) = durable_fs::write_atomic(&path, status.to_string().as_bytes()) {
+            tracing::warn!(error = %e, "sync status not written");
+        }
+    }
+
+    /// Sends every log bundle waiting in `DATA_DIR/uploads/` and removes each once stored.
+    pub async fn upload_logs(self: &Arc<Self>) -> Result<(), String> {
+        let dir = self.settings.data_dir.join(UPLOADS);
+        let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| sync_protocol::is_log_name(n) && n.ends_with(".json"))
+                .collect(),
+            Err(_) => return Ok(()),
+        };
+        names.sort();
+        for name in names {
+            let path = dir.join(&name);
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            self.http()
+                .put(self.settings.url(&format!("/v1/logs/{name}")))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| e.to_string())?;
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            tracing::info!(name = %name, "log bundle sent");
+        }
+        Ok(())
     }
 
     /// Sends one heartbeat, records the commands it brings back and acknowledges them.

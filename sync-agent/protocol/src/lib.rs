@@ -35,6 +35,17 @@ pub const MAX_PAGE_BYTES: usize = 16 << 20;
 pub const MAX_BODY_BYTES: usize = 4 << 20;
 /// The longest long poll a server grants.
 pub const MAX_WAIT_S: u64 = 60;
+/// The largest log bundle accepted (`PUT /v1/logs/{name}`).
+pub const MAX_LOG_BYTES: usize = 16 << 20;
+
+/// Whether `name` can name a log bundle: 1 to 64 of `a-z 0-9 . _ -`, not starting with a dot.
+pub fn is_log_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+}
 
 /// The lowercase hex SHA-256 of `bytes`: a page's address.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -139,8 +139,7 @@ impl Kiosk {
             Effect::Lookup { session, id_number } => Some(Event::Records {
                 session,
                 records: Box::new(
-                    session::lookup(&self.store, &self.catalogue, &id_number, self.now)
-                        .unwrap(),
+                    session::lookup(&self.store, &self.catalogue, &id_number, self.now).unwrap(),
                 ),
             }),
             Effect::Save(s) if self.disk_full => {
