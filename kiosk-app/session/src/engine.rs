@@ -491,6 +491,7 @@ impl Engine {
             self.large_text = display.large_text;
             self.high_contrast = display.high_contrast;
             self.voice = display.voice;
+            self.speech = None;
         }
     }
 
