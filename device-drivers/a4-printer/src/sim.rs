@@ -8,22 +8,57 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A PPD for a printer that takes PDF (its pages go to the queue's file unchanged).
 const PPD: &str = include_str!("../sim/pdf-file-printer.ppd");
 
-/// A private CUPS scheduler, stopped when dropped.
+/// A private CUPS scheduler, stopped when dropped (or by [`CupsSimulator::stop`]).
 pub struct CupsSimulator {
-    child: Child,
+    child: Mutex<Option<Child>>,
     root: PathBuf,
     host: String,
+}
+
+/// The file holding the running scheduler's process id, in its directory.
+pub const PID_FILE: &str = "cupsd.pid";
+
+/// Stops a scheduler a process that was killed left running in `root` (its pid file names it,
+/// and its command line names `root`'s configuration, so no other process is touched).
+pub fn stop_left_over(root: &Path) {
+    let Some(pid) = std::fs::read_to_string(root.join(PID_FILE))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let conf = root.join("etc/cupsd.conf");
+    let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+        c.split(|&b| b == 0)
+            .any(|arg| arg == conf.as_os_str().as_encoded_bytes())
+    });
+    if ours {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        // Wait until it is gone, so the new one can take the spool.
+        for _ in 0..100 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = std::fs::remove_file(root.join(PID_FILE));
 }
 
 impl CupsSimulator {
     /// Starts `cupsd` with its configuration, spool and logs under `root` (created; a directory
     /// used before is set up afresh).
     pub fn start(root: &Path) -> io::Result<CupsSimulator> {
+        stop_left_over(root);
         std::fs::create_dir_all(root)?;
         // Filters run as the `lp` user and must reach the spool.
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))?;
@@ -66,14 +101,15 @@ impl CupsSimulator {
             .map_err(|e| {
                 io::Error::new(e.kind(), format!("cupsd (Debian package cups-daemon): {e}"))
             })?;
-        let mut cups = CupsSimulator {
-            child,
+        std::fs::write(root.join(PID_FILE), child.id().to_string())?;
+        let cups = CupsSimulator {
+            child: Mutex::new(Some(child)),
             root: root.to_owned(),
             host,
         };
         let start = Instant::now();
         while std::net::TcpStream::connect(&cups.host).is_err() {
-            if start.elapsed() > Duration::from_secs(20) || cups.child.try_wait()?.is_some() {
+            if start.elapsed() > Duration::from_secs(20) || cups.exited() {
                 let log = std::fs::read_to_string(root.join("log/error_log")).unwrap_or_default();
                 return Err(io::Error::other(format!("cupsd never listened: {log}")));
             }
@@ -141,11 +177,27 @@ impl CupsSimulator {
         config.job_timeout = Duration::from_secs(30);
         config
     }
+
+    fn exited(&self) -> bool {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
+    /// Stops the scheduler (a kiosk that exits stops its simulated printer).
+    pub fn stop(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut c) = child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            let _ = std::fs::remove_file(self.root.join(PID_FILE));
+        }
+    }
 }
 
 impl Drop for CupsSimulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

@@ -339,11 +339,13 @@ impl Scene {
         let (w, h) = (width as usize, height as usize);
         let s = BASE_WIDTH / f64::from(width);
         let level = self.texture.level_for(s * self.frame_mm_per_px());
+        // Millimetres of page one frame pixel covers (near enough the same everywhere).
+        let mm_per_px = self.frame_mm_per_px() * s;
         let mut rgb = vec![0u8; w * h * 3];
         rgb.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
             for x in 0..w {
                 let base = Point::new((x as f64 + 0.5) * s - 0.5, (y as f64 + 0.5) * s - 0.5);
-                let c = self.colour_at(base, s, level, (x, y));
+                let c = self.colour_at(base, mm_per_px, level, (x, y));
                 for k in 0..3 {
                     row[3 * x + k] = c[k].clamp(0.0, 255.0) as u8;
                 }
@@ -380,18 +382,13 @@ impl Scene {
         a.dist(b)
     }
 
-    fn colour_at(&self, p: Point, px: f64, level: usize, (ix, iy): (usize, usize)) -> [f32; 3] {
-        // The desk, with wood grain.
-        let g = 1.0
-            + self.grain
-                * ((p.x * 0.004 + 2.5 * (p.y * 0.0021).sin()).sin()
-                    + 0.5 * (p.y * 0.031 + p.x * 0.002).sin());
-        let mut c = self.desk.map(|v| v * g as f32);
-        for shape in &self.clutter {
-            if let Some(colour) = shape.cover(p) {
-                c = colour;
-            }
-        }
+    fn colour_at(
+        &self,
+        p: Point,
+        mm_per_px: f64,
+        level: usize,
+        (ix, iy): (usize, usize),
+    ) -> [f32; 3] {
         // The page, anti-aliased at its edges, with a thin shadow on the desk beside it.
         let q = self.base_to_page.apply(p);
         let (pw, ph) = self.paper_mm;
@@ -400,8 +397,21 @@ impl Scene {
         } else {
             -1e9
         };
-        let mm_per_px = self.frame_mm_per_px() * px;
         let coverage = (edge_mm / mm_per_px + 0.5).clamp(0.0, 1.0) as f32;
+        // The desk, with wood grain and clutter, where the page does not cover it.
+        let mut c = [0.0; 3];
+        if coverage < 1.0 {
+            let g = 1.0
+                + self.grain
+                    * ((p.x * 0.004 + 2.5 * (p.y * 0.0021).sin()).sin()
+                        + 0.5 * (p.y * 0.031 + p.x * 0.002).sin());
+            c = self.desk.map(|v| v * g as f32);
+            for shape in &self.clutter {
+                if let Some(colour) = shape.cover(p) {
+                    c = colour;
+                }
+            }
+        }
         if coverage < 1.0 && edge_mm > -3.0 {
             let dark = (1.0 - 0.3 * (1.0 + edge_mm / 3.0)).clamp(0.7, 1.0) as f32;
             c = c.map(|v| v * dark);
@@ -622,29 +632,39 @@ fn gaussian_blur(rgb: &mut [u8], w: usize, h: usize, sigma: f64) {
         .collect();
     let sum: f32 = kernel.iter().sum();
     let kernel: Vec<f32> = kernel.iter().map(|k| k / sum).collect();
+    // Each output sample sums the same products in the same order as the textbook loop
+    // (tap by tap), but tap by tap over a whole row at once, which the compiler vectorises.
+    let taps = kernel.len();
+    let r = r as usize;
     let mut tmp = vec![0f32; w * h * 3];
     tmp.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
-        for x in 0..w {
-            for c in 0..3 {
-                let mut s = 0.0;
-                for (i, k) in kernel.iter().enumerate() {
-                    let xx = (x as isize + i as isize - r).clamp(0, w as isize - 1) as usize;
-                    s += k * f32::from(rgb[(y * w + xx) * 3 + c]);
+        let src = &rgb[y * w * 3..(y + 1) * w * 3];
+        for c in 0..3 {
+            // The row's channel, its ends repeated `r` times.
+            let padded: Vec<f32> = (0..w + 2 * r)
+                .map(|j| f32::from(src[j.saturating_sub(r).min(w - 1) * 3 + c]))
+                .collect();
+            let mut acc = vec![0f32; w];
+            for (i, k) in kernel.iter().enumerate() {
+                for (a, v) in acc.iter_mut().zip(&padded[i..i + w]) {
+                    *a += k * v;
                 }
-                row[3 * x + c] = s;
+            }
+            for (x, a) in acc.into_iter().enumerate() {
+                row[3 * x + c] = a;
             }
         }
     });
     rgb.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
-        for x in 0..w {
-            for c in 0..3 {
-                let mut s = 0.0;
-                for (i, k) in kernel.iter().enumerate() {
-                    let yy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
-                    s += k * tmp[(yy * w + x) * 3 + c];
-                }
-                row[3 * x + c] = s.clamp(0.0, 255.0) as u8;
+        let mut acc = vec![0f32; w * 3];
+        for (i, k) in kernel.iter().enumerate().take(taps) {
+            let yy = (y + i).saturating_sub(r).min(h - 1);
+            for (a, v) in acc.iter_mut().zip(&tmp[yy * w * 3..(yy + 1) * w * 3]) {
+                *a += k * v;
             }
+        }
+        for (out, a) in row.iter_mut().zip(acc) {
+            *out = a.clamp(0.0, 255.0) as u8;
         }
     });
 }

@@ -14,6 +14,8 @@ struct Outcome {
     glare: bool,
     blurred_truth: bool,
     glare_truth: bool,
+    /// Turned from how it was laid (every page of this set is laid upright).
+    turned: bool,
 }
 
 #[test]
@@ -29,6 +31,7 @@ fn corners_within_one_percent_of_the_diagonal_on_95_percent_of_200_scenes() {
             let jpeg = s.render_jpeg(WIDTH, HEIGHT);
             let truth = s.corners(WIDTH, HEIGHT);
             let result = process(&jpeg, &Options::default());
+            let turned = result.as_ref().is_ok_and(|s| s.orientation.turns != 0);
             let (error, sharp, glare) = match &result {
                 Ok(scan) => {
                     let mean = scan
@@ -55,6 +58,7 @@ fn corners_within_one_percent_of_the_diagonal_on_95_percent_of_200_scenes() {
                 glare,
                 blurred_truth: s.faults.blur > 0.0,
                 glare_truth: s.faults.glare,
+                turned,
             }
         })
         .collect();
@@ -103,4 +107,10 @@ fn corners_within_one_percent_of_the_diagonal_on_95_percent_of_200_scenes() {
         false_blur + false_glare <= found.len() / 50,
         "at most 2% false alarms"
     );
+    let turned: Vec<u64> = outcomes
+        .iter()
+        .filter(|o| o.turned)
+        .map(|o| o.seed)
+        .collect();
+    assert!(turned.is_empty(), "upright pages turned: {turned:?}");
 }

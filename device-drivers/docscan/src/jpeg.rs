@@ -66,10 +66,10 @@ pub fn encode(page: &Page, q: i32) -> Result<Vec<u8>, ScanError> {
 /// Encodes rows `top..bottom` of `page` as a JPEG of their own.
 fn encode_rows(page: &Page, top: usize, bottom: usize, q: i32) -> Result<Vec<u8>, ScanError> {
     let bad = |e: turbojpeg::Error| ScanError::Encode(e.to_string());
-    let (format, subsamp) = if page.channels == 1 {
-        (PixelFormat::GRAY, Subsamp::Gray)
-    } else {
-        (PixelFormat::RGB, Subsamp::Sub2x2)
+    let (format, subsamp) = match page.channels {
+        1 => (PixelFormat::GRAY, Subsamp::Gray),
+        3 => (PixelFormat::RGB, Subsamp::Sub2x2),
+        _ => (PixelFormat::RGBX, Subsamp::Sub2x2),
     };
     let pitch = page.width * page.channels;
     let mut c = Compressor::new().map_err(bad)?;
@@ -137,10 +137,13 @@ fn parse(jpeg: &[u8]) -> Option<Parsed<'_>> {
 fn join(parts: &[Vec<u8>], height: usize, interval: usize) -> Option<Vec<u8>> {
     let parsed = parts.iter().map(|p| parse(p)).collect::<Option<Vec<_>>>()?;
     let first = parsed.first()?;
+    // The same tables but for the frame's height (two bytes at `height_at`).
+    let at = first.height_at;
     let same_tables = |p: &Parsed| {
         p.tables.len() == first.tables.len()
-            && p.tables[..first.height_at] == first.tables[..first.height_at]
-            && p.tables[first.height_at + 2..] == first.tables[first.height_at + 2..]
+            && p.height_at == at
+            && p.tables.get(..at) == first.tables.get(..at)
+            && p.tables.get(at + 2..) == first.tables.get(at + 2..)
             && p.scan_header == first.scan_header
     };
     if !parsed.iter().all(same_tables) {
@@ -150,7 +153,8 @@ fn join(parts: &[Vec<u8>], height: usize, interval: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(size + parsed.iter().map(|p| p.data.len() + 2).sum::<usize>());
     out.extend_from_slice(first.tables);
     let height = u16::try_from(height).ok()?.to_be_bytes();
-    out[first.height_at..first.height_at + 2].copy_from_slice(&height);
+    out.get_mut(first.height_at..first.height_at + 2)?
+        .copy_from_slice(&height);
     // Define Restart Interval, in MCUs.
     out.extend_from_slice(&[0xFF, 0xDD, 0x00, 0x04]);
     out.extend_from_slice(&u16::try_from(interval).ok()?.to_be_bytes());
@@ -158,7 +162,7 @@ fn join(parts: &[Vec<u8>], height: usize, interval: usize) -> Option<Vec<u8>> {
     for (i, p) in parsed.iter().enumerate() {
         if i > 0 {
             // RST0 … RST7, in turn.
-            out.extend_from_slice(&[0xFF, 0xD0 + (i as u8 - 1) % 8]);
+            out.extend_from_slice(&[0xFF, 0xD0 + ((i - 1) % 8) as u8]);
         }
         out.extend_from_slice(p.data);
     }
@@ -209,6 +213,7 @@ mod tests {
             (1, PixelFormat::GRAY, 1001),
             (3, PixelFormat::RGB, 997),
             (3, PixelFormat::RGB, 1024),
+            (4, PixelFormat::RGBX, 1000),
         ] {
             let p = page(640, height, channels);
             let joined = encode(&p, 85).expect("encodes");

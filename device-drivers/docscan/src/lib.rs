@@ -183,6 +183,13 @@ pub fn finish(frame: &Frame, found: &Found, options: &Options) -> Result<Scan, S
     // orientation (each on one core), so that the warp has every core to itself.
     let (orientation, quality) =
         rayon::join(|| frame.orientation(found, options), || check(frame, found));
+    // A blurred page's lines run into each other: its layout is not read (the citizen is
+    // asked to lay it again anyway), and it stays as laid.
+    let orientation = if quality.sharp {
+        orientation
+    } else {
+        Orientation::UNSURE
+    };
     let quad = found.quad.turned(usize::from(orientation.turns));
     let (w_mm, h_mm) = paper::size_mm(&quad, px_per_mm);
     let (width, height) = (
@@ -206,7 +213,7 @@ pub fn finish(frame: &Frame, found: &Found, options: &Options) -> Result<Scan, S
         width,
         height,
         quality,
-        render: if page.channels == 3 {
+        render: if page.channels > 1 {
             Render::Colour
         } else {
             Render::Grey

@@ -35,7 +35,7 @@ pub enum Render {
     Colour,
 }
 
-/// A warped page: `channels` 1 (grey) or 3 (RGB).
+/// A warped page: `channels` 1 (grey), 3 (RGB) or 4 (RGBX, the fourth byte unused).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page {
     /// Width in pixels.
@@ -192,7 +192,8 @@ pub fn warp(
         (Render::Colour, Some(planes)) => Some(planes),
         _ => None,
     };
-    let channels = if chroma.is_some() { 3 } else { 1 };
+    // Colour as RGBX: a pixel is one 32-bit word, written and read whole.
+    let channels = if chroma.is_some() { 4 } else { 1 };
     let mut data = vec![0u8; width * height * channels];
     let warper = Warper {
         picture,
@@ -209,7 +210,7 @@ pub fn warp(
             match chroma {
                 None => warper.luma::<false>(top, out, &mut []),
                 Some((cb, cr)) => {
-                    let rows = out.len() / (width * 3);
+                    let rows = out.len() / (width * 4);
                     let mut luma = vec![0u8; width * rows];
                     let mut source = vec![0u32; width * rows];
                     warper.luma::<true>(top, &mut luma, &mut source);
@@ -304,14 +305,18 @@ impl Warper<'_> {
         let rows = luma.len() / width;
         // Chroma is subsampled by 1, 2 or 4: a shift takes a luma position to a chroma one.
         let (fx, fy) = self.picture.chroma_factors();
-        let (sx, sy) = ((fx as u32).trailing_zeros(), (fy as u32).trailing_zeros());
+        let shift = |f: f32| {
+            (f.round().max(1.0) as u32)
+                .next_power_of_two()
+                .trailing_zeros()
+        };
+        let (sx, sy) = (shift(fx), shift(fy));
         let limit = (
             (cb.width as i64 - 2) << 16 | 0xFFFF,
             (cb.height as i64 - 2) << 16 | 0xFFFF,
         );
         // Red, green and blue added to each pixel's luma by its chroma, along a row.
         let mut added = [vec![0i16; width], vec![0i16; width], vec![0i16; width]];
-        let mut planes = [vec![0u8; width], vec![0u8; width], vec![0u8; width]];
         for pair in (0..rows).step_by(2) {
             let below = (pair + 1).min(rows - 1);
             // The centre of each 2×2 block of output pixels.
@@ -365,16 +370,18 @@ impl Warper<'_> {
             }
             for row in pair..(pair + 2).min(rows) {
                 let y_row = &luma[row * width..(row + 1) * width];
-                // Each channel on its own (the compiler vectorises these), then interleaved.
-                for (plane, add) in planes.iter_mut().zip(&added) {
-                    for ((p, &y), &a) in plane.iter_mut().zip(y_row).zip(add) {
-                        *p = (i16::from(y) + a).clamp(0, 255) as u8;
-                    }
-                }
-                let line = &mut out[row * width * 3..(row + 1) * width * 3];
-                let [r, g, b] = &planes;
-                for (px, ((&r, &g), &b)) in line.chunks_exact_mut(3).zip(r.iter().zip(g).zip(b)) {
-                    px.copy_from_slice(&[r, g, b]);
+                let line = &mut out[row * width * 4..(row + 1) * width * 4];
+                // One 32-bit RGBX word a pixel: a loop the compiler vectorises.
+                let [r, g, b] = &added;
+                for ((px, &y), ((&r, &g), &b)) in line
+                    .chunks_exact_mut(4)
+                    .zip(y_row)
+                    .zip(r.iter().zip(g).zip(b))
+                {
+                    let y = i16::from(y);
+                    let channel = |a: i16| (y + a).clamp(0, 255) as u32;
+                    let word = channel(r) | channel(g) << 8 | channel(b) << 16;
+                    px.copy_from_slice(&word.to_le_bytes());
                 }
             }
         }

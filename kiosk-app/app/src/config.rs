@@ -441,6 +441,20 @@ impl Config {
         if !(5..=120).contains(&to.goodbye_s) {
             p.push("timeouts.goodbye_s: between 5 and 120 seconds".to_owned());
         }
+        for (screen, limit) in &to.screens {
+            match session::IDLE_SCREENS.iter().find(|(name, _)| name == screen) {
+                None => p.push(format!(
+                    "timeouts.screens.{screen}: not a screen with an idle limit (one of {})",
+                    session::IDLE_SCREENS.map(|(name, _)| name).join(", ")
+                )),
+                Some((_, longest)) if !(30..=*longest).contains(limit) || *limit <= to.warning_s => {
+                    p.push(format!(
+                        "timeouts.screens.{screen}: between 30 and {longest} seconds, longer than the warning"
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         if to.warning_s < 10 || to.warning_s >= to.screen_s.min(to.form_s) {
             p.push(
                 "timeouts.warning_s: at least 10 seconds (time to read and touch), and shorter than the screen limits"
@@ -537,6 +551,7 @@ mod tests {
                 "technician_cards = [\"11010519491231002X\"]",
             )
             .replace("pki/kiosk.key", "pki/missing.key")
+            .replace("review = 180", "review = 180\nreceipts = 60")
             .replace("rate = 140", "rate = 20");
         let Err(ConfigError::Invalid { problems, .. }) = load(&text) else {
             panic!("accepted");
@@ -554,6 +569,7 @@ mod tests {
                 "devices.speaker.rate",
                 "backend.key",
                 "timeouts.screen_s",
+                "timeouts.screens.receipts",
                 "timeouts.warning_s",
                 "maintenance.pin_hash",
                 "maintenance.technician_cards"

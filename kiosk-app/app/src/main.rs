@@ -219,6 +219,7 @@ async fn run(cli: Cli) -> Result<Exit, String> {
             "kiosk-app: no screen yet (the touchscreen UI is a later issue); running headless"
         );
     }
+    let world_for_exit = world.clone();
     tokio::spawn(drive::read_stdin(inputs, world));
     let exit = tokio::select! {
         exit = kiosk.run(rx, |view| {
@@ -230,5 +231,8 @@ async fn run(cli: Cli) -> Result<Exit, String> {
         }) => exit,
         _ = tokio::signal::ctrl_c() => Exit::Closed,
     };
+    if let Some(world) = world_for_exit {
+        world.shutdown();
+    }
     Ok(exit)
 }

@@ -252,8 +252,22 @@ pub fn log_bundle(config: &Config, report: &Report, now_ms: i64) -> Result<PathB
     durable_fs::create_dir_all(&dir)
         .and_then(|()| durable_fs::write_atomic(&path, &pretty(&bundle)))
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    // Asked again and again while the network is down: only the newest few wait, so they
+    // cannot fill the disk.
+    let mut waiting: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    waiting.sort();
+    for old in waiting.iter().rev().skip(BUNDLES_KEPT) {
+        if let Err(e) = std::fs::remove_file(old) {
+            tracing::warn!(path = %old.display(), error = %e, "old log bundle not removed");
+        }
+    }
     Ok(path)
 }
+
+/// Log bundles kept waiting for the sync agent at the most.
+const BUNDLES_KEPT: usize = 3;
 
 fn pretty<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec_pretty(value).unwrap_or_default()

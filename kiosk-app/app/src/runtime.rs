@@ -144,18 +144,21 @@ impl Runtime {
                 input = inputs.recv() => match input {
                     Some(Input::Intent(intent)) => self.engine.intent(now, intent),
                     Some(Input::Event(event)) => {
-                        let read = matches!(event, Event::CardRead(_));
-                        if let Event::CardRead(who) = &event {
-                            self.holder = Some(Holder {
+                        let card = match &event {
+                            Event::CardRead(who) => Some(Holder {
                                 name: Zeroizing::new(who.name.clone()),
                                 id_number: Zeroizing::new(who.id_number.clone()),
-                            });
-                        }
+                            }),
+                            _ => None,
+                        };
+                        let before = self.engine.session_serial();
                         let effects = self.engine.event(now, event);
-                        // A card read outside a session (a technician's at the maintenance
-                        // login, or any card there) is not kept.
-                        if read && !self.engine.in_session() {
-                            self.holder = None;
+                        // The card's holder is kept (for the receipt) only when this card
+                        // started a citizen's session: not a technician's card, not another
+                        // person's card laid down while someone's application is saving.
+                        let after = self.engine.session_serial();
+                        if card.is_some() && after.is_some() && after != before {
+                            self.holder = card;
                         }
                         effects
                     }

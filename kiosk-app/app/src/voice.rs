@@ -95,7 +95,10 @@ mod tests {
             ),
         ));
         voice.say("请将身份证放在感应区。", Language::Zh);
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // The first sentence has begun (the synthesiser wrote its request) before the next.
+        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("cmn")) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         voice.say("Thank you.", Language::En);
         voice.finish();
         let said = std::fs::read_to_string(&log).unwrap();

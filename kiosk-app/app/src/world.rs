@@ -122,6 +122,13 @@ pub struct World {
 }
 
 impl World {
+    /// Stops what runs beside the kiosk (the A4 printer's CUPS) when the kiosk exits.
+    pub fn shutdown(&self) {
+        if let Some(cups) = &self.a4 {
+            cups.stop();
+        }
+    }
+
     /// Makes `event` happen.
     pub fn apply(&self, event: WorldEvent) -> Result<(), String> {
         tracing::info!(event = ?event, "world");

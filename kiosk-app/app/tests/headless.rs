@@ -116,15 +116,7 @@ fn with_the_paper_out_the_receipt_is_shown_as_a_qr_code_and_nothing_is_lost() {
 fn a_social_security_card_is_collected_from_the_dispenser_after_the_holder_is_identified_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Kiosk::start(dir.path());
-    k.start_item(24, SOCIAL_SECURITY_CARD);
-    k.provide_materials(false, false);
-    k.intent(json!({"intent": "delivery", "delivery": "dispenser"}));
-    k.wait_for("dispenser chosen", |v| v["delivery"] == "dispenser");
-    let receipt = k.consent_sign_submit(false);
-    let number = receipt["receipt"]["number"].as_str().unwrap().to_owned();
-    k.wait_for("the receipt printed", |v| v["printing"] == "printed");
-    k.leave();
-
+    let number = k.file_for_delivery(24, SOCIAL_SECURITY_CARD, "dispenser");
     k.decide(
         &number,
         json!({"status": "result_ready", "delivery": "dispenser"}),
@@ -143,12 +135,7 @@ fn an_application_saved_just_before_kill_9_is_there_after_the_restart_and_is_del
     let (number, _) = k.file_item(25, CERTIFICATE, false, false);
     // Saved: the receipt screen shows the number. Cut the power now.
     k.world(json!({"world": "network", "up": false}));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(k.child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    drop(k);
+    k.kill_9();
 
     let mut k = Kiosk::start(dir.path());
     k.identify(25);
@@ -246,12 +233,7 @@ fn corrections_asked_are_supplied_offline_and_reach_the_backend_after_kill_9_rig
         (Some("supplement"), Some(number.as_str()))
     );
     // Saved: the power is cut now. Started again (with the network), the kiosk delivers them.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(k.child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    drop(k);
+    k.kill_9();
     let mut k = Kiosk::start(dir.path());
 
     // At the backend: the corrections as given, and the application back in review.
@@ -329,7 +311,6 @@ fn with_the_network_down_and_kill_9_at_any_step_nothing_is_lost_or_left_behind()
     k.leave();
 
     // The next citizen is cut off by a power failure at each step in turn.
-    let pid = |k: &Kiosk| nix::unistd::Pid::from_raw(k.child.id() as i32);
     for step in ["form", "capture", "sign"] {
         let who = k.start_new(31);
         k.intent(json!({"intent": "choose_item", "code": CERTIFICATE}));
@@ -356,8 +337,7 @@ fn with_the_network_down_and_kill_9_at_any_step_nothing_is_lost_or_left_behind()
                 k.screen("form");
             }
         }
-        nix::sys::signal::kill(pid(&k), nix::sys::signal::Signal::SIGKILL).unwrap();
-        drop(k);
+        k.kill_9();
         k = Kiosk::start(dir.path());
         assert_nothing_of(&k.last, 31);
         k.world(json!({"world": "network", "up": false}));

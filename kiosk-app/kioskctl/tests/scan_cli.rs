@@ -6,6 +6,20 @@ fn kioskctl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kioskctl"))
 }
 
+/// Each corner `scan process` reported within 5 pixels of the scene's true one, in order.
+fn assert_corners_within_5_px(report: &serde_json::Value, truth: &serde_json::Value) {
+    for (got, want) in report["corners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(truth["corners"].as_array().unwrap())
+    {
+        let d = (got[0].as_f64().unwrap() - want[0].as_f64().unwrap())
+            .hypot(got[1].as_f64().unwrap() - want[1].as_f64().unwrap());
+        assert!(d < 5.0, "{got} vs {want}");
+    }
+}
+
 #[test]
 fn generated_scenes_are_processed_to_their_true_corners_and_no_page_exits_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -32,16 +46,7 @@ fn generated_scenes_are_processed_to_their_true_corners_and_no_page_exits_2() {
         String::from_utf8_lossy(&run.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    for (got, want) in report["corners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(truth["corners"].as_array().unwrap())
-    {
-        let d = (got[0].as_f64().unwrap() - want[0].as_f64().unwrap())
-            .hypot(got[1].as_f64().unwrap() - want[1].as_f64().unwrap());
-        assert!(d < 5.0, "{got} vs {want}");
-    }
+    assert_corners_within_5_px(&report, &truth);
     assert_eq!(
         (report["width"].as_u64(), report["height"].as_u64()),
         (Some(2480), Some(3508))
@@ -108,16 +113,7 @@ fn a_page_laid_upside_down_comes_out_upright() {
         serde_json::json!({"turns": 2, "sure": true})
     );
     // The corners start from the page's own top-left, which lies at the bottom right.
-    for (got, want) in report["corners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(truth["corners"].as_array().unwrap())
-    {
-        let d = (got[0].as_f64().unwrap() - want[0].as_f64().unwrap())
-            .hypot(got[1].as_f64().unwrap() - want[1].as_f64().unwrap());
-        assert!(d < 5.0, "{got} vs {want}");
-    }
+    assert_corners_within_5_px(&report, &truth);
     assert_eq!(
         (report["width"].as_u64(), report["height"].as_u64()),
         (Some(2480), Some(3508))

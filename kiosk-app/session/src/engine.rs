@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// Idle limits per kind of screen, seconds. Form-like screens get longer: an elderly citizen
-/// reading or typing is not idle.
+/// Idle limits, seconds: per kind of screen, and per screen where one needs its own. Form-like
+/// screens get longer: an elderly citizen reading or typing is not idle.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
@@ -37,6 +37,9 @@ pub struct Timeouts {
     pub goodbye_s: u64,
     /// How long before a reset the countdown is shown and spoken.
     pub warning_s: u64,
+    /// A screen's own limit, by its name in the headless protocol (`review = 180`), instead of
+    /// its kind's.
+    pub screens: BTreeMap<String, u64>,
 }
 
 impl Default for Timeouts {
@@ -46,9 +49,37 @@ impl Default for Timeouts {
             form_s: 300,
             goodbye_s: 20,
             warning_s: 20,
+            screens: BTreeMap::new(),
         }
     }
 }
+
+/// The screens a citizen can be idle on, which may have a limit of their own, each with the
+/// longest limit its kind allows (menus 10 minutes, form-like screens 30, goodbye 2): a screen
+/// showing someone's data must not stay up for long after they have gone.
+pub const IDLE_SCREENS: [(&str, u64); 21] = [
+    ("identify", 600),
+    ("home", 600),
+    ("choose", 600),
+    ("optional", 600),
+    ("question", 600),
+    ("form", 1800),
+    ("materials", 600),
+    ("capture", 1800),
+    ("review", 600),
+    ("consent", 600),
+    ("sign", 1800),
+    ("not_saved", 600),
+    ("receipt", 600),
+    ("rate", 600),
+    ("goodbye", 120),
+    ("progress", 600),
+    ("supplement", 1800),
+    ("pickup", 600),
+    ("collecting", 600),
+    ("maintenance_login", 600),
+    ("maintenance", 1800),
+];
 
 /// What the engine needs to know of the kiosk.
 #[derive(Debug, Clone)]
@@ -282,6 +313,11 @@ impl Engine {
         self.session.is_some()
     }
 
+    /// The number of the session under way, if any: a new number is a new citizen.
+    pub fn session_serial(&self) -> Option<u64> {
+        self.session.as_ref().map(|s| s.serial)
+    }
+
     /// The screen's name, as in the headless protocol.
     pub fn screen_name(&self) -> &'static str {
         match &self.state {
@@ -341,8 +377,7 @@ impl Engine {
     pub fn intent(&mut self, now_ms: i64, intent: Intent) -> Vec<Effect> {
         let mut fx = Vec::new();
         self.now_ms = now_ms;
-        self.last_activity_ms = now_ms;
-        self.warned = None;
+        self.note_activity();
         let before = self.screen_name();
         self.on_intent(intent, &mut fx);
         self.after(before, &mut fx);
@@ -402,7 +437,7 @@ impl Engine {
 
     fn idle_limit_s(&self) -> Option<u64> {
         let t = &self.settings.timeouts;
-        match &self.state {
+        let kind = match &self.state {
             State::Attract | State::OutOfService | State::Saving { .. } => None,
             State::Collecting {
                 stage: Collect::HandingOut,
@@ -415,7 +450,10 @@ impl Engine {
             | State::Maintenance { .. } => Some(t.form_s),
             State::Goodbye => Some(t.goodbye_s),
             _ => Some(t.screen_s),
-        }
+        };
+        // A screen's own limit, where one is set (never where there is none: a save or a
+        // hand-out under way is not cut short).
+        kind.map(|k| t.screens.get(self.screen_name()).copied().unwrap_or(k))
     }
 
     /// Seconds before the reset, once the warning shows.
@@ -442,8 +480,12 @@ impl Engine {
         }
         let now = self.screen_name();
         if now != before {
-            self.warned = None;
-            self.last_activity_ms = self.now_ms;
+            self.note_activity();
+            // Back to waiting for a citizen: whatever the last one chose (set on the attract
+            // screen itself, it stays for the one who chose it).
+            if matches!(now, "attract" | "out_of_service") {
+                self.reset_display();
+            }
             if self.session.is_some() {
                 fx.push(Effect::Audit(AuditEvent::Step {
                     screen: now.to_owned(),
@@ -485,14 +527,22 @@ impl Engine {
             (None, State::OutOfService) => State::Attract,
             (None, _) => std::mem::replace(&mut self.state, State::Attract),
         };
-        if matches!(self.state, State::Attract | State::OutOfService) {
-            let display = &self.settings.display;
-            self.language = display.languages.first().copied().unwrap_or_default();
-            self.large_text = display.large_text;
-            self.high_contrast = display.high_contrast;
-            self.voice = display.voice;
-            self.speech = None;
-        }
+    }
+
+    /// Back to the kiosk's display defaults, for whoever comes next.
+    fn reset_display(&mut self) {
+        let display = &self.settings.display;
+        self.language = display.languages.first().copied().unwrap_or_default();
+        self.large_text = display.large_text;
+        self.high_contrast = display.high_contrast;
+        self.voice = display.voice;
+        self.speech = None;
+    }
+
+    /// Someone is there: the idle time and the countdown start again.
+    fn note_activity(&mut self) {
+        self.last_activity_ms = self.now_ms;
+        self.warned = None;
     }
 
     /// Why the kiosk cannot take anyone now.
@@ -685,7 +735,7 @@ impl Engine {
         match event {
             Event::CardRead(applicant) => {
                 self.card_on_reader = true;
-                self.last_activity_ms = self.now_ms;
+                self.note_activity();
                 self.card_read(*applicant, fx);
             }
             Event::CardUnreadable { reason } => {
@@ -721,7 +771,10 @@ impl Engine {
                     if *m == material && pages.len() < max {
                         pages.push(image);
                         *problem = None;
+                        // Someone is there (`note_activity`, field by field: the state is
+                        // borrowed).
                         self.last_activity_ms = self.now_ms;
+                        self.warned = None;
                     }
                 }
             }
@@ -737,6 +790,7 @@ impl Engine {
                     && *m == material
                 {
                     self.last_activity_ms = self.now_ms;
+                    self.warned = None;
                     // Said once for each new problem, not for every frame that shows it.
                     if *problem != Some(found) {
                         *problem = Some(found);

@@ -17,7 +17,7 @@ mod records;
 pub mod view;
 
 pub use effect::{Effect, ReceiptInfo, ReceiptKind, Submission, Supplement};
-pub use engine::{Display, Engine, Settings, Timeouts};
+pub use engine::{Display, Engine, IDLE_SCREENS, Settings, Timeouts};
 pub use input::{
     Command, Device, Event, Intent, Language, PageProblem, Record, Records, SaveFailure,
 };

@@ -297,6 +297,27 @@ fn an_idle_form_warns_then_resets_and_the_next_citizen_sees_nothing() {
 }
 
 #[test]
+fn a_screen_with_its_own_idle_limit_keeps_it() {
+    let mut timeouts = Timeouts::default();
+    timeouts.screens.insert("review".into(), 40);
+    let mut k = Kiosk::with_timeouts(timeouts);
+    let who = citizen(61);
+    k.start_item(&who, CERTIFICATE);
+    k.fill_form(&who);
+    k.wait(50);
+    assert_eq!(
+        k.screen(),
+        "materials",
+        "the menu limit (90 s) still holds here"
+    );
+    k.provide_materials(false, false);
+    k.wait(25);
+    assert_eq!(k.view()["countdown_s"], 15, "review's own 40 s");
+    k.wait(16);
+    assert_eq!(k.screen(), "goodbye");
+}
+
+#[test]
 fn another_card_ends_the_session_of_the_first_citizen() {
     let mut k = Kiosk::new();
     let (a, b) = (citizen(8), citizen(9));
@@ -667,13 +688,15 @@ fn items_are_found_by_characters_by_english_and_by_pinyin_initials() {
 fn display_choices_are_the_citizens_own_and_reset_for_the_next() {
     let mut k = Kiosk::new();
     let who = citizen(60);
-    k.intent(Intent::Touch);
+    // Chosen on the attract screen, before anything else: kept for the one who chose.
     k.intent(Intent::Language {
         language: Language::En,
     });
     k.intent(Intent::LargeText { on: true });
     k.intent(Intent::HighContrast { on: true });
     k.intent(Intent::Voice { on: false });
+    k.intent(Intent::Touch);
+    assert_eq!(k.view()["large_text"], true);
     let before = k.effects.len();
     k.place_card(&who);
     let v = k.view();
@@ -703,4 +726,33 @@ fn display_choices_are_the_citizens_own_and_reset_for_the_next() {
         (Some("zh"), Some(false), Some(false), Some(true)),
         "the next citizen starts from the kiosk's defaults"
     );
+}
+
+#[test]
+fn the_countdown_is_said_again_once_the_citizen_has_shown_they_are_there() {
+    let mut k = Kiosk::new();
+    let who = citizen(62);
+    k.start_item(&who, CERTIFICATE);
+    k.fill_form(&who);
+    k.intent(Intent::Capture {
+        material: "id_card".into(),
+    });
+    let asked = |k: &Kiosk| {
+        k.effects
+            .iter()
+            .filter(|e| e.contains("Speak") && e.contains("您还在吗"))
+            .count()
+    };
+    let limit = Timeouts::default().form_s as i64;
+    k.wait(limit - 5);
+    assert_eq!(asked(&k), 1);
+    // A page laid down (blurred): someone is there after all.
+    k.event(Event::PageRejected {
+        material: "id_card".into(),
+        problem: session::PageProblem::Blurred,
+    });
+    assert_eq!(k.view()["countdown_s"], Value::Null);
+    k.wait(limit - 5);
+    assert_eq!(asked(&k), 2, "asked again, not left silent");
+    assert_eq!(k.screen(), "capture");
 }

@@ -365,14 +365,15 @@ impl Agent {
 
     async fn heartbeat_loop(self: Arc<Self>) {
         loop {
-            let result = match self.heartbeat().await {
-                Ok(()) => self.upload_logs().await,
-                Err(e) => Err(e),
-            };
+            let result = self.heartbeat().await;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "heartbeat failed");
             }
+            let reached = result.is_ok();
             self.record_contact(result.err());
+            if reached && let Err(e) = self.upload_logs().await {
+                tracing::warn!(error = %e, "log bundle not sent yet");
+            }
             tokio::time::sleep(Duration::from_secs(self.settings.heartbeat_s.max(1))).await;
         }
     }
@@ -415,16 +416,26 @@ impl Agent {
         for name in names {
             let path = dir.join(&name);
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            self.http()
+            let sent = self
+                .http()
                 .put(self.settings.url(&format!("/v1/logs/{name}")))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes)
                 .send()
                 .await
-                .and_then(|r| r.error_for_status())
                 .map_err(|e| e.to_string())?;
+            let status = sent.status();
+            if !status.is_success() && sync_protocol::is_transient(status.as_u16()) {
+                return Err(format!("{name}: {status}"));
+            }
+            // Stored, or refused for good (too large, a backend without the endpoint): either
+            // way it is not sent again and does not hold up the ones after it.
+            if status.is_success() {
+                tracing::info!(name = %name, "log bundle sent");
+            } else {
+                tracing::error!(name = %name, %status, "log bundle refused; dropped");
+            }
             std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            tracing::info!(name = %name, "log bundle sent");
         }
         Ok(())
     }

@@ -315,6 +315,29 @@ impl Kiosk {
         }
     }
 
+    /// Files item `code` for citizen `n` with its result delivered by `delivery`, takes the
+    /// printed receipt and leaves; returns the application's number.
+    pub fn file_for_delivery(&mut self, n: u64, code: &str, delivery: &str) -> String {
+        self.start_item(n, code);
+        self.provide_materials(false, false);
+        self.intent(json!({"intent": "delivery", "delivery": delivery}));
+        self.wait_for("the delivery chosen", |v| v["delivery"] == delivery);
+        let receipt = self.consent_sign_submit(false);
+        let number = receipt["receipt"]["number"].as_str().unwrap().to_owned();
+        self.wait_for("the receipt printed", |v| v["printing"] == "printed");
+        self.leave();
+        number
+    }
+
+    /// The power is cut: the kiosk is killed with SIGKILL, nothing flushed or closed.
+    pub fn kill_9(self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+
     /// Identifies citizen `n` until the result of an earlier application has come back through
     /// the sync agent and pickup is offered (the citizen may come before it does).
     pub fn until_pickup_offered(&mut self, n: u64) {
@@ -406,6 +429,8 @@ impl Drop for Kiosk {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A killed kiosk leaves its simulated A4 printer's CUPS running: not on this machine.
+        a4_printer::sim::stop_left_over(&self.dir.join("cups"));
     }
 }
 

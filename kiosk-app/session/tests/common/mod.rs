@@ -43,6 +43,10 @@ pub struct Kiosk {
 
 impl Kiosk {
     pub fn new() -> Kiosk {
+        Kiosk::with_timeouts(Timeouts::default())
+    }
+
+    pub fn with_timeouts(timeouts: Timeouts) -> Kiosk {
         let dir = tempfile::tempdir().unwrap();
         KeyFile::create(&dir.path().join("store.key")).unwrap();
         let store = Store::create(
@@ -56,7 +60,7 @@ impl Kiosk {
             catalogue.clone(),
             Settings {
                 terminal: TERMINAL.into(),
-                timeouts: Timeouts::default(),
+                timeouts,
                 progress_url: "https://zwfw.example.gov.cn/p/".into(),
                 maintenance: maintenance_access(),
                 display: Display::default(),
