@@ -343,9 +343,12 @@ impl Scene {
         let mm_per_px = self.frame_mm_per_px() * s;
         let mut rgb = vec![0u8; w * h * 3];
         rgb.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
+            let base_y = (y as f64 + 0.5) * s - 0.5;
+            // The desk grain's slow wave along the rows, the same for the whole row.
+            let wave = (base_y * 0.0021).sin();
             for x in 0..w {
-                let base = Point::new((x as f64 + 0.5) * s - 0.5, (y as f64 + 0.5) * s - 0.5);
-                let c = self.colour_at(base, mm_per_px, level, (x, y));
+                let base = Point::new((x as f64 + 0.5) * s - 0.5, base_y);
+                let c = self.colour_at(base, mm_per_px, wave, level, (x, y));
                 for k in 0..3 {
                     row[3 * x + k] = c[k].clamp(0.0, 255.0) as u8;
                 }
@@ -386,6 +389,7 @@ impl Scene {
         &self,
         p: Point,
         mm_per_px: f64,
+        wave: f64,
         level: usize,
         (ix, iy): (usize, usize),
     ) -> [f32; 3] {
@@ -403,8 +407,7 @@ impl Scene {
         if coverage < 1.0 {
             let g = 1.0
                 + self.grain
-                    * ((p.x * 0.004 + 2.5 * (p.y * 0.0021).sin()).sin()
-                        + 0.5 * (p.y * 0.031 + p.x * 0.002).sin());
+                    * ((p.x * 0.004 + 2.5 * wave).sin() + 0.5 * (p.y * 0.031 + p.x * 0.002).sin());
             c = self.desk.map(|v| v * g as f32);
             for shape in &self.clutter {
                 if let Some(colour) = shape.cover(p) {

@@ -116,12 +116,7 @@ fn with_the_paper_out_the_receipt_is_shown_as_a_qr_code_and_nothing_is_lost() {
 fn a_social_security_card_is_collected_from_the_dispenser_after_the_holder_is_identified_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Kiosk::start(dir.path());
-    let number = k.file_for_delivery(24, SOCIAL_SECURITY_CARD, "dispenser");
-    k.decide(
-        &number,
-        json!({"status": "result_ready", "delivery": "dispenser"}),
-    );
-    k.until_pickup_offered(24);
+    let number = k.result_ready(24, SOCIAL_SECURITY_CARD, "dispenser");
     k.collect_as(&number, 24);
     std::thread::sleep(Duration::from_millis(500));
     k.world(json!({"world": "take_card"}));

@@ -126,12 +126,7 @@ fn remote_commands_wait_for_the_citizen_and_are_carried_out_between_sessions() {
 fn a_result_is_printed_on_the_a4_printer_for_the_holder_identified_again_even_offline() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Kiosk::start(dir.path());
-    let number = k.file_for_delivery(52, CERTIFICATE, "kiosk_print");
-    k.decide(
-        &number,
-        json!({"status": "result_ready", "delivery": "kiosk_print"}),
-    );
-    k.until_pickup_offered(52);
+    let number = k.result_ready(52, CERTIFICATE, "kiosk_print");
     // The result is at the kiosk: it is handed out with the network down.
     k.world(json!({"world": "network", "up": false}));
     k.collect_as(&number, 52);
@@ -160,12 +155,7 @@ fn a_result_is_printed_on_the_a4_printer_for_the_holder_identified_again_even_of
 fn a_stopped_a4_printer_is_told_and_its_results_wait_until_it_prints_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Kiosk::start(dir.path());
-    let number = k.file_for_delivery(53, CERTIFICATE, "kiosk_print");
-    k.decide(
-        &number,
-        json!({"status": "result_ready", "delivery": "kiosk_print"}),
-    );
-    k.until_pickup_offered(53);
+    let number = k.result_ready(53, CERTIFICATE, "kiosk_print");
     k.intent(json!({"intent": "cancel"}));
     k.world(json!({"world": "remove_card"}));
     k.screen("attract");

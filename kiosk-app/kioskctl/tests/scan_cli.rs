@@ -6,6 +6,23 @@ fn kioskctl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kioskctl"))
 }
 
+/// `kioskctl scan process --json` of `input` into `output`: its report.
+fn scan_process(input: &std::path::Path, output: &std::path::Path) -> serde_json::Value {
+    let run = kioskctl()
+        .args(["scan", "process", "--json", "--input"])
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).unwrap()
+}
+
 /// Each corner `scan process` reported within 5 pixels of the scene's true one, in order.
 fn assert_corners_within_5_px(report: &serde_json::Value, truth: &serde_json::Value) {
     for (got, want) in report["corners"]
@@ -33,19 +50,7 @@ fn generated_scenes_are_processed_to_their_true_corners_and_no_page_exits_2() {
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(scenes.join("scene-0000.json")).unwrap()).unwrap();
     let out = dir.path().join("page.jpg");
-    let run = kioskctl()
-        .args(["scan", "process", "--json", "--input"])
-        .arg(scenes.join("scene-0000.jpg"))
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let report = scan_process(&scenes.join("scene-0000.jpg"), &out);
     assert_corners_within_5_px(&report, &truth);
     assert_eq!(
         (report["width"].as_u64(), report["height"].as_u64()),
@@ -95,19 +100,7 @@ fn a_page_laid_upside_down_comes_out_upright() {
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(scenes.join("scene-0002.json")).unwrap()).unwrap();
     assert_eq!(truth["turns"], 2);
-    let run = kioskctl()
-        .args(["scan", "process", "--json", "--input"])
-        .arg(scenes.join("scene-0002.jpg"))
-        .arg("--output")
-        .arg(dir.path().join("page.jpg"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let report = scan_process(&scenes.join("scene-0002.jpg"), &dir.path().join("page.jpg"));
     assert_eq!(
         report["orientation"],
         serde_json::json!({"turns": 2, "sure": true})

@@ -329,6 +329,19 @@ impl Kiosk {
         number
     }
 
+    /// Files item `code` for citizen `n`, has the reviewer make its result ready for
+    /// `delivery`, and identifies the citizen again once the kiosk offers the pickup; returns
+    /// the application's number.
+    pub fn result_ready(&mut self, n: u64, code: &str, delivery: &str) -> String {
+        let number = self.file_for_delivery(n, code, delivery);
+        self.decide(
+            &number,
+            json!({"status": "result_ready", "delivery": delivery}),
+        );
+        self.until_pickup_offered(n);
+        number
+    }
+
     /// The power is cut: the kiosk is killed with SIGKILL, nothing flushed or closed.
     pub fn kill_9(self) {
         nix::sys::signal::kill(
