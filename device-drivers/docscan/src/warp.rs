@@ -260,17 +260,8 @@ impl Warper<'_> {
                 };
                 let walk = Walk::new(self.map, (top + r) as f64, 1.0, left as f64, luma);
                 let (d, stride) = (&luma.data[..], luma.width);
-                let n = right - left;
-                let mut here = walk.exact(0);
-                let mut start = 0;
-                while start < n {
-                    let end = (start + 8).min(n);
-                    let next = walk.exact(start + 8);
-                    let (dx, dy) = ((next.0 - here.0) / 8, (next.1 - here.1) / 8);
-                    let inside =
-                        walk.inside(here) && walk.inside((here.0 + 7 * dx, here.1 + 7 * dy));
-                    let (mut x, mut y) = here;
-                    for u in start..end {
+                walk.segments(right - left, |run, (mut x, mut y), (dx, dy), inside| {
+                    for u in run {
                         let l = if inside {
                             sample_inside(d, stride, x, y)
                         } else {
@@ -284,9 +275,7 @@ impl Warper<'_> {
                         x += dx;
                         y += dy;
                     }
-                    here = next;
-                    start = end;
-                }
+                });
             }
         }
     }
@@ -323,15 +312,8 @@ impl Warper<'_> {
             let walk = Walk::new(self.map, (top + pair) as f64 + 0.5, 2.0, 0.5, cb);
             let (upper, lower) = (pair * width, below * width);
             let (cbd, crd, stride) = (&cb.data[..], &cr.data[..], cb.width);
-            let n = width.div_ceil(2);
-            let mut here = walk.exact(0);
-            let mut start = 0;
-            while start < n {
-                let end = (start + 8).min(n);
-                let next = walk.exact(start + 8);
-                let (dx, dy) = ((next.0 - here.0) / 8, (next.1 - here.1) / 8);
-                let (mut x, mut y) = here;
-                for cu in start..end {
+            walk.segments(width.div_ceil(2), |run, (mut x, mut y), (dx, dy), _| {
+                for cu in run {
                     let (u0, u1) = (2 * cu, (2 * cu + 1).min(width - 1));
                     // The gain the luma of the block got.
                     let made = u32::from(luma[upper + u0])
@@ -365,9 +347,7 @@ impl Warper<'_> {
                     x += dx;
                     y += dy;
                 }
-                here = next;
-                start = end;
-            }
+            });
             for row in pair..(pair + 2).min(rows) {
                 let y_row = &luma[row * width..(row + 1) * width];
                 let line = &mut out[row * width * 4..(row + 1) * width * 4];
