@@ -1,5 +1,5 @@
 //! The second-generation ID card reader (二代证阅读器, SAM_V module): the protocol core with no
-//! I/O ([`frame`], [`command`], [`sw3`]), the card data ([`card`]), the driver over a serial port
+//! I/O ([`frame`], [`command`], [`sw3`]), the card data ([`card`]) and how it is shown in public ([`mask`]), the driver over a serial port
 //! ([`driver`]) and a simulator of the reader on a pseudo-terminal ([`sim`]).
 //!
 //! Protocol facts and their sources: `shared/reference/devices.md` §1.
@@ -14,6 +14,7 @@ pub mod command;
 pub mod driver;
 pub mod error;
 pub mod frame;
+pub mod mask;
 pub mod photo;
 pub mod sim;
 pub mod sw3;

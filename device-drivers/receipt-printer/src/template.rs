@@ -50,35 +50,6 @@ pub struct ApplicationReceipt {
     pub kiosk: String,
 }
 
-/// The name with all but its first and last characters hidden (张*丰, 李*).
-pub fn mask_name(name: &str) -> String {
-    let chars: Vec<char> = name.trim().chars().collect();
-    match chars.as_slice() {
-        [] => String::new(),
-        [only] => only.to_string(),
-        [first, _] => format!("{first}*"),
-        [first, middle @ .., last] => {
-            format!("{first}{}{last}", "*".repeat(middle.len()))
-        }
-    }
-}
-
-/// The ID number with only its first four and last four characters shown.
-pub fn mask_id(id: &str) -> String {
-    let chars: Vec<char> = id.trim().chars().collect();
-    if chars.len() <= 8 {
-        return "*".repeat(chars.len());
-    }
-    let (head, rest) = chars.split_at(4);
-    let (middle, tail) = rest.split_at(rest.len() - 4);
-    format!(
-        "{}{}{}",
-        head.iter().collect::<String>(),
-        "*".repeat(middle.len()),
-        tail.iter().collect::<String>()
-    )
-}
-
 /// The largest character size, up to triple, at which `text` still fits on one line of
 /// `chars_per_line` half-width characters.
 fn size_to_fit(text: &str, chars_per_line: usize) -> u8 {
@@ -162,11 +133,14 @@ impl ApplicationReceipt {
             .text(&self.item_en, plain)
             // Apart: a rare character in a name turns its whole line into an image.
             .text(
-                format!("申请人 Applicant: {}", mask_name(&self.applicant)),
+                format!("申请人 Applicant: {}", idcard::mask::name(&self.applicant)),
                 plain,
             )
             .text(
-                format!("证件号码 ID No.: {}", mask_id(&self.id_number)),
+                format!(
+                    "证件号码 ID No.: {}",
+                    idcard::mask::id_number(&self.id_number)
+                ),
                 plain,
             )
             .text(format!("提交时间 Submitted: {}", self.submitted), plain)
@@ -231,13 +205,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_id_numbers_are_masked() {
-        assert_eq!(mask_name("张三丰"), "张*丰");
-        assert_eq!(mask_name("李四"), "李*");
-        assert_eq!(mask_name("欧阳娜娜"), "欧**娜");
-        assert_eq!(mask_name("王"), "王");
-        assert_eq!(mask_id("11010519491231002X"), "1101**********002X");
-        assert_eq!(mask_id("1234567"), "*******");
+    fn the_receipt_shows_neither_the_whole_name_nor_the_whole_id_number() {
+        let receipt = ApplicationReceipt::specimen();
+        let text: String = receipt
+            .layout(48)
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Text(t, _) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(!text.contains(&receipt.applicant), "{text}");
+        assert!(!text.contains(&receipt.id_number), "{text}");
+        assert!(text.contains("𠮷*英"), "{text}");
+        assert!(text.contains("1101**********002X"), "{text}");
     }
 
     #[test]

@@ -506,8 +506,8 @@ impl Runtime {
             .map_err(|e| e.to_string())?;
         let (name, id_number) = self.holder.as_ref().map_or_else(Default::default, |h| {
             (
-                receipt_printer::template::mask_name(&h.name),
-                receipt_printer::template::mask_id(&h.id_number),
+                idcard::mask::name(&h.name),
+                idcard::mask::id_number(&h.id_number),
             )
         });
         let items: Vec<String> = application

@@ -144,7 +144,7 @@ fn a_result_is_printed_on_the_a4_printer_for_the_holder_identified_again_even_of
         "办理结果通知书",
         &number[..],
         "无犯罪记录证明开具",
-        &receipt_printer::template::mask_name(&who.name),
+        &idcard::mask::name(&who.name),
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }

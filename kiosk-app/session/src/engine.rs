@@ -252,19 +252,6 @@ fn initials(zh: &str) -> String {
     zh.to_pinyin().flatten().map(|p| p.first_letter()).collect()
 }
 
-fn mask(id: &str) -> String {
-    let chars: Vec<char> = id.chars().collect();
-    if chars.len() <= 8 {
-        return "*".repeat(chars.len());
-    }
-    let n = chars.len();
-    chars[..4]
-        .iter()
-        .chain(std::iter::repeat_n(&'*', n - 8))
-        .chain(chars[n - 4..].iter())
-        .collect()
-}
-
 impl Engine {
     /// An engine on the attract screen, with every device usable.
     pub fn new(catalogue: Arc<Catalogue>, settings: Settings, now_ms: i64) -> Engine {
@@ -1921,7 +1908,7 @@ impl Engine {
         let records = s.records.is_some();
         Screen::Home {
             name: s.applicant.name.clone(),
-            id_number: mask(&s.applicant.id_number),
+            id_number: idcard::mask::id_number(&s.applicant.id_number),
             journeys: vec![
                 JourneyOffer {
                     journey: Journey::NewApplication,
@@ -2045,7 +2032,7 @@ impl Engine {
                         .as_ref()
                         .is_some_and(|s| s.applicant.id_number == value.trim())
                     {
-                        mask(value.trim())
+                        idcard::mask::id_number(value)
                     } else {
                         value.to_owned()
                     },
