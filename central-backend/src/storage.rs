@@ -148,7 +148,8 @@ pub trait Storage: Send + Sync + 'static {
     fn publish(&self, name: &str, bytes: &[u8], now_ms: i64) -> Result<String, StorageError>;
     /// The published document and its ETag.
     fn published(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, StorageError>;
-    /// Stores a device's log bundle (the same name again replaces it).
+    /// Stores a device's log bundle (the same name again replaces it), keeping only the
+    /// device's [`LOG_BUNDLES_KEPT`] newest.
     fn put_logs(
         &self,
         device: &str,
@@ -161,6 +162,10 @@ pub trait Storage: Send + Sync + 'static {
     /// One log bundle's bytes.
     fn log(&self, device: &str, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
 }
+
+/// How many log bundles are kept per device: enough for a technician to compare before and
+/// after, while a kiosk asked again and again cannot fill the server's disk.
+pub const LOG_BUNDLES_KEPT: usize = 5;
 
 /// A log bundle a kiosk sent when asked to (`collect_logs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -722,12 +727,21 @@ impl Storage for SqliteStorage {
         bytes: &[u8],
         now_ms: i64,
     ) -> Result<(), StorageError> {
-        lock(&self.conn).execute(
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO logs (device, name, received_ms, body) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (device, name) DO UPDATE SET received_ms = excluded.received_ms,
                  body = excluded.body",
             params![device, name, now_ms, bytes],
         )?;
+        tx.execute(
+            "DELETE FROM logs WHERE device = ?1 AND rowid NOT IN (
+                 SELECT rowid FROM logs WHERE device = ?1
+                 ORDER BY received_ms DESC, rowid DESC LIMIT ?2)",
+            params![device, LOG_BUNDLES_KEPT as i64],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -762,6 +776,47 @@ impl Storage for SqliteStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_each_devices_newest_log_bundles_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStorage::open_for_server(dir.path()).unwrap();
+        for i in 0..LOG_BUNDLES_KEPT + 2 {
+            s.put_logs("10001", &format!("logs-{i}.json"), b"x", i as i64)
+                .unwrap();
+        }
+        s.put_logs("10002", "logs-0.json", b"y", 0).unwrap();
+        // The same name again replaces the bundle and makes it the newest.
+        s.put_logs("10001", "logs-2.json", b"again", 100).unwrap();
+        let kept: Vec<(String, String)> = s
+            .logs()
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.device, b.name))
+            .collect();
+        let names = |device: &str| -> Vec<&str> {
+            kept.iter()
+                .filter(|(d, _)| d == device)
+                .map(|(_, n)| n.as_str())
+                .collect()
+        };
+        assert_eq!(
+            names("10001"),
+            [
+                "logs-2.json",
+                "logs-6.json",
+                "logs-5.json",
+                "logs-4.json",
+                "logs-3.json"
+            ]
+        );
+        assert_eq!(names("10002"), ["logs-0.json"]);
+        assert_eq!(
+            s.log("10001", "logs-2.json").unwrap().as_deref(),
+            Some(&b"again"[..])
+        );
+        assert_eq!(s.log("10001", "logs-0.json").unwrap(), None);
+    }
 
     #[test]
     fn a_key_is_new_once_then_in_progress_then_replayed_and_a_changed_payload_is_told_apart() {
