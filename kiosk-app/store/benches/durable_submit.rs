@@ -2,8 +2,9 @@
 //! same 15 MB plainly (10 files, each fsynced, then the directory), in the same run on the same
 //! disk. The submit also seals every page (AES-256-GCM, on one worker thread per core while the
 //! writer fsyncs), and writes the sealed record, its outbox row and audit entry in one
-//! `synchronous=FULL` transaction. The sealing (about 8 ms of CPU for 15 MB) is the floor: on a
-//! disk that fsyncs 15 MB in ~12 ms the ratio is about 1.6×, on a slower one about 1.2×.
+//! `synchronous=FULL` transaction. The sealing (`ring`'s AES-GCM, about 4 ms of CPU for 15 MB)
+//! and the transaction's own fsyncs are the overhead: on a disk that fsyncs 15 MB in ~13 ms the
+//! ratio is about 1.5×, on a slower one nearer 1×.
 //! Goal: within 2×, and a whole application durable well under 100 ms.
 //!
 //! `cargo bench -p kiosk-store --bench durable_submit [-- ROUNDS]`

@@ -12,8 +12,9 @@
 
 use crate::StoreError;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, AesGcm, Nonce};
+use aes_gcm::{AesGcm, Nonce};
 use hmac::Mac;
+use ring::aead;
 use sha2::Sha256;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -26,6 +27,9 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// Version, cipher and nonce.
+const HEADER_LEN: usize = 2 + NONCE_LEN;
 
 /// The AEAD used for new blobs; either one is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,20 +154,35 @@ impl Keys {
     pub fn seal(&self, plain: &[u8], context: &[u8]) -> Result<Vec<u8>, StoreError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| StoreError::Io(e.into()))?;
-        let payload = Payload {
-            msg: plain,
-            aad: context,
-        };
-        let n = Nonce::from(nonce);
-        let sealed = match self.cipher {
-            Cipher::Aes256Gcm => self.aes().encrypt(&n, payload),
-            Cipher::Sm4Gcm => self.sm4().encrypt(&n, payload),
-        }
-        .map_err(|_| StoreError::Sealed("encryption failed".into()))?;
-        let mut out = Vec::with_capacity(2 + NONCE_LEN + sealed.len());
+        let failed = || StoreError::Sealed("encryption failed".into());
+        let mut out = Vec::with_capacity(HEADER_LEN + plain.len() + TAG_LEN);
         out.extend([VERSION, self.cipher.id()]);
         out.extend(nonce);
-        out.extend(sealed);
+        match self.cipher {
+            Cipher::Aes256Gcm => {
+                out.extend_from_slice(plain);
+                let tag = self
+                    .aes()
+                    .seal_in_place_separate_tag(
+                        aead::Nonce::assume_unique_for_key(nonce),
+                        aead::Aad::from(context),
+                        &mut out[HEADER_LEN..],
+                    )
+                    .map_err(|_| failed())?;
+                out.extend_from_slice(tag.as_ref());
+            }
+            Cipher::Sm4Gcm => {
+                let payload = Payload {
+                    msg: plain,
+                    aad: context,
+                };
+                out.extend(
+                    self.sm4()
+                        .encrypt(&Nonce::from(nonce), payload)
+                        .map_err(|_| failed())?,
+                );
+            }
+        }
         Ok(out)
     }
 
@@ -175,22 +194,38 @@ impl Keys {
                 String::from_utf8_lossy(context)
             ))
         };
-        if blob.len() < 2 + NONCE_LEN || blob[0] != VERSION {
+        if blob.len() < HEADER_LEN + TAG_LEN || blob[0] != VERSION {
             return Err(bad());
         }
         let cipher = Cipher::from_id(blob[1]).ok_or_else(bad)?;
-        let nonce: [u8; NONCE_LEN] = blob[2..2 + NONCE_LEN].try_into().map_err(|_| bad())?;
-        let payload = Payload {
-            msg: &blob[2 + NONCE_LEN..],
-            aad: context,
-        };
-        let n = Nonce::from(nonce);
-        let plain = match cipher {
-            Cipher::Aes256Gcm => self.aes().decrypt(&n, payload),
-            Cipher::Sm4Gcm => self.sm4().decrypt(&n, payload),
+        let nonce: [u8; NONCE_LEN] = blob[2..HEADER_LEN].try_into().map_err(|_| bad())?;
+        match cipher {
+            Cipher::Aes256Gcm => {
+                let mut plain = Zeroizing::new(blob[HEADER_LEN..].to_vec());
+                let len = self
+                    .aes()
+                    .open_in_place(
+                        aead::Nonce::assume_unique_for_key(nonce),
+                        aead::Aad::from(context),
+                        &mut plain,
+                    )
+                    .map_err(|_| bad())?
+                    .len();
+                plain.truncate(len);
+                Ok(plain)
+            }
+            Cipher::Sm4Gcm => {
+                let payload = Payload {
+                    msg: &blob[HEADER_LEN..],
+                    aad: context,
+                };
+                let plain = self
+                    .sm4()
+                    .decrypt(&Nonce::from(nonce), payload)
+                    .map_err(|_| bad())?;
+                Ok(Zeroizing::new(plain))
+            }
         }
-        .map_err(|_| bad())?;
-        Ok(Zeroizing::new(plain))
     }
 
     /// The keyed hash of an ID number: finds a citizen's records without storing the number.
@@ -219,8 +254,12 @@ impl Keys {
         mac.finalize().into_bytes().to_vec()
     }
 
-    fn aes(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&(*self.seal).into())
+    /// AES-256-GCM from `ring`, which uses AES-NI, carry-less multiply and AVX where the CPU
+    /// has them: several times faster than a portable implementation on a 15 MB submit.
+    fn aes(&self) -> aead::LessSafeKey {
+        let key = aead::UnboundKey::new(&aead::AES_256_GCM, &*self.seal)
+            .unwrap_or_else(|_| unreachable!("AES-256 takes a 32-byte key"));
+        aead::LessSafeKey::new(key)
     }
 
     fn sm4(&self) -> Sm4Gcm {
@@ -254,6 +293,43 @@ mod tests {
             .seal(b"x", b"c")
             .unwrap();
         assert!(wrong.open(&blob, b"c").is_err());
+    }
+
+    /// Blobs sealed before the store used `ring` open, and the other way round: both are
+    /// AES-256-GCM with a 12-byte nonce and the tag at the end.
+    #[test]
+    fn aes_blobs_are_standard_aes_256_gcm() {
+        let keys = Keys::derive(&MasterKey::from_bytes([7; 32]), Cipher::Aes256Gcm);
+        let portable = aes_gcm::Aes256Gcm::new(&(*keys.seal).into());
+        let plain: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let blob = keys.seal(&plain, b"page").unwrap();
+        let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(&blob[2..HEADER_LEN]).unwrap());
+        let opened = portable
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &blob[HEADER_LEN..],
+                    aad: b"page",
+                },
+            )
+            .unwrap();
+        assert_eq!(opened, plain);
+        let sealed = portable
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: &plain,
+                    aad: b"page",
+                },
+            )
+            .unwrap();
+        let old = [&blob[..HEADER_LEN], &sealed].concat();
+        assert_eq!(old, blob);
+        assert_eq!(&**keys.open(&old, b"page").unwrap(), &plain[..]);
+        assert!(
+            keys.open(&old[..HEADER_LEN + TAG_LEN - 1], b"page")
+                .is_err()
+        );
     }
 
     #[test]
