@@ -160,16 +160,20 @@ impl Keys {
         out.extend(nonce);
         match self.cipher {
             Cipher::Aes256Gcm => {
+                // Sealed in place: the plain text is copied once, and wiped if sealing fails.
                 out.extend_from_slice(plain);
-                let tag = self
-                    .aes()
-                    .seal_in_place_separate_tag(
-                        aead::Nonce::assume_unique_for_key(nonce),
-                        aead::Aad::from(context),
-                        &mut out[HEADER_LEN..],
-                    )
-                    .map_err(|_| failed())?;
-                out.extend_from_slice(tag.as_ref());
+                let sealed = self.aes().seal_in_place_separate_tag(
+                    aead::Nonce::assume_unique_for_key(nonce),
+                    aead::Aad::from(context),
+                    &mut out[HEADER_LEN..],
+                );
+                match sealed {
+                    Ok(tag) => out.extend_from_slice(tag.as_ref()),
+                    Err(_) => {
+                        zeroize::Zeroize::zeroize(&mut out);
+                        return Err(failed());
+                    }
+                }
             }
             Cipher::Sm4Gcm => {
                 let payload = Payload {
