@@ -167,6 +167,15 @@ pub struct Speaker {
     pub rate: u32,
 }
 
+impl Default for Speaker {
+    fn default() -> Speaker {
+        Speaker {
+            program: default_synthesiser(),
+            rate: default_rate(),
+        }
+    }
+}
+
 fn default_synthesiser() -> PathBuf {
     PathBuf::from("/usr/bin/espeak-ng")
 }

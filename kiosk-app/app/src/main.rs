@@ -37,6 +37,16 @@ struct Cli {
     /// tests: `screen_s=8,form_s=10,goodbye_s=4,warning_s=4` (any of them).
     #[arg(long, requires = "simulate", value_parser = parse_timeouts)]
     timeouts: Option<session::Timeouts>,
+    /// Voice guidance from this machine's speakers, as from a kiosk's: through espeak-ng, or
+    /// through PROGRAM, which is given `-v VOICE -s RATE TEXT`.
+    #[arg(
+        long,
+        requires = "simulate",
+        num_args = 0..=1,
+        value_name = "PROGRAM",
+        default_missing_value = "/usr/bin/espeak-ng"
+    )]
+    voice: Option<PathBuf>,
     /// The control socket for intents and world events (default with --simulate:
     /// DIR/control.sock).
     #[arg(long)]
@@ -174,6 +184,12 @@ async fn run(cli: Cli) -> Result<Exit, String> {
         let mut sim = simulated::start(&dir).await?;
         if let Some(timeouts) = cli.timeouts.clone() {
             sim.config.timeouts = timeouts;
+        }
+        if let Some(program) = cli.voice.clone() {
+            sim.config.devices.speaker = Some(kiosk_app::config::Speaker {
+                program,
+                ..Default::default()
+            });
         }
         let control = cli
             .control

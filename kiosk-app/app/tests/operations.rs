@@ -8,6 +8,7 @@ mod common;
 use central_backend::Storage;
 use common::{CERTIFICATE, Kiosk, PATIENCE, assert_nothing_of, files_holding};
 use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 const TERMINAL: &str = kiosk_app::simulated::TERMINAL;
@@ -237,9 +238,27 @@ fn devices_failing_through_their_simulators_disable_only_what_needs_them() {
 #[test]
 fn nobody_at_the_screen_hears_and_sees_the_countdown_then_the_kiosk_resets() {
     let dir = tempfile::tempdir().unwrap();
+    // The speaker: a synthesiser that writes down what it is asked to say, in which voice.
+    let speaker = tempfile::tempdir().unwrap();
+    let said = speaker.path().join("said.txt");
+    let synthesiser = speaker.path().join("synthesiser");
+    std::fs::write(
+        &synthesiser,
+        format!(
+            "#!/bin/sh\nprintf '%s %s\\n' \"$2\" \"$5\" >> '{}'\n",
+            said.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&synthesiser, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut k = Kiosk::start_with(
         dir.path(),
-        &["--timeouts", "screen_s=8,form_s=10,goodbye_s=4,warning_s=5"],
+        &[
+            "--timeouts",
+            "screen_s=8,form_s=10,goodbye_s=4,warning_s=5",
+            "--voice",
+            synthesiser.to_str().unwrap(),
+        ],
     );
     k.start_item(56, CERTIFICATE);
     let warning = k.wait_for("the countdown", |v| {
@@ -255,6 +274,14 @@ fn nobody_at_the_screen_hears_and_sees_the_countdown_then_the_kiosk_resets() {
     let v = k.screen("goodbye");
     assert_eq!(v["take_card"], true);
     assert_nothing_of(&v, 56);
+    // The countdown was said aloud, in the Mandarin voice.
+    let spoken = std::fs::read_to_string(&said).unwrap_or_default();
+    assert!(
+        spoken
+            .lines()
+            .any(|l| l.starts_with("cmn ") && l.contains("秒后将回到首页")),
+        "{spoken}"
+    );
     // The citizen has gone without the card: the kiosk waits for it, then is ready again.
     k.world(json!({"world": "remove_card"}));
     let v = k.screen("attract");

@@ -478,9 +478,7 @@ impl Engine {
                     screen: now.to_owned(),
                 }));
             }
-            if let Some(text) = self.prompt() {
-                self.speak(text, fx);
-            }
+            self.say_prompt_again(fx);
         }
     }
 
@@ -573,6 +571,13 @@ impl Engine {
             }
             _ => return None,
         })
+    }
+
+    /// Says the current screen's guidance again (if it has any).
+    fn say_prompt_again(&mut self, fx: &mut Vec<Effect>) {
+        if let Some(text) = self.prompt() {
+            self.speak(text, fx);
+        }
     }
 
     /// Ends the citizen's session: their data is dropped and wiped, the camera stopped, and the
@@ -1008,15 +1013,26 @@ impl Engine {
 
     fn on_intent(&mut self, intent: Intent, fx: &mut Vec<Effect>) {
         match intent {
+            // A new language, or the voice turned on: what this screen asks is said again, so
+            // that the citizen hears it in words they follow.
             Intent::Language { language } => {
-                if self.settings.display.languages.contains(&language) {
+                if language != self.language && self.settings.display.languages.contains(&language)
+                {
                     self.language = language;
+                    self.say_prompt_again(fx);
                 }
                 return;
             }
             Intent::LargeText { on } => return self.large_text = on,
             Intent::HighContrast { on } => return self.high_contrast = on,
-            Intent::Voice { on } => return self.voice = on,
+            Intent::Voice { on } => {
+                let turned_on = on && !self.voice;
+                self.voice = on;
+                if turned_on {
+                    self.say_prompt_again(fx);
+                }
+                return;
+            }
             Intent::Touch => {
                 if let State::Attract = self.state {
                     self.state = State::Identify { unreadable: false };

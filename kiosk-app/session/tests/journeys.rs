@@ -712,6 +712,31 @@ fn display_choices_are_the_citizens_own_and_reset_for_the_next() {
     // Voice off: nothing is said, but the caption still shows what would have been.
     assert!(!k.effects[before..].iter().any(|e| e.contains("Speak")));
     assert_eq!(v["speech"], "What would you like to do?");
+    // Back to Chinese with the voice on: the question is said again, in Chinese.
+    k.intent(Intent::Language {
+        language: Language::Zh,
+    });
+    assert_eq!(k.view()["speech"], "请选择要办理的业务。");
+    assert!(!k.effects[before..].iter().any(|e| e.contains("Speak")));
+    k.intent(Intent::Voice { on: true });
+    assert!(
+        k.effects[before..]
+            .iter()
+            .any(|e| e.contains("Speak") && e.contains("请选择要办理的业务")),
+        "{:?}",
+        &k.effects[before..]
+    );
+    k.intent(Intent::Language {
+        language: Language::En,
+    });
+    assert_eq!(k.view()["speech"], "What would you like to do?");
+    assert!(
+        k.effects
+            .last()
+            .is_some_and(|e| e.contains("Speak") && e.contains("What would you like")),
+        "{:?}",
+        k.effects.last()
+    );
     k.leave();
     k.wait(Timeouts::default().goodbye_s as i64 + 1);
     let v = k.view();
