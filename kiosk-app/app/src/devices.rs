@@ -17,6 +17,7 @@ use receipt_printer::{EscPosPrinter, PrinterConfig, PrinterEvent, Profile};
 use serde::Serialize;
 use serial_link::host::Attachment;
 use session::{Device, Event};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc::UnboundedSender, watch};
@@ -173,22 +174,34 @@ impl Devices {
             a4,
             voice: d.speaker.clone().map(Voice::new),
         };
-        for (device, fitted) in [
-            (Device::IdReader, devices.id_reader.is_some()),
-            (Device::ReceiptPrinter, devices.printer.is_some()),
-            (Device::Dispenser, devices.dispenser.is_some()),
-            (Device::Camera, devices.camera.is_some()),
-            (Device::A4Printer, devices.a4.is_some()),
-        ] {
-            if !fitted {
-                let _ = inputs.send(Input::Event(Event::Device {
-                    device,
-                    usable: false,
-                    reason: Some("not fitted".into()),
-                }));
-            }
+        // A camera that is configured but could not be opened is out of order, not absent.
+        if devices.camera.is_none() && d.camera.is_some() {
+            let _ = inputs.send(Input::Event(Event::Device {
+                device: Device::Camera,
+                usable: false,
+                reason: Some("cannot be opened".into()),
+            }));
         }
         Ok(devices)
+    }
+
+    /// The devices this kiosk does not have: neither configured nor given. The engine offers
+    /// nothing that needs them, and does not tell citizens they are out of order.
+    pub fn not_fitted(&self, config: &Config) -> BTreeSet<Device> {
+        [
+            (Device::IdReader, self.id_reader.is_some()),
+            (Device::ReceiptPrinter, self.printer.is_some()),
+            (Device::Dispenser, self.dispenser.is_some()),
+            (
+                Device::Camera,
+                self.camera.is_some() || config.devices.camera.is_some(),
+            ),
+            (Device::A4Printer, self.a4.is_some()),
+        ]
+        .into_iter()
+        .filter(|&(_, fitted)| !fitted)
+        .map(|(device, _)| device)
+        .collect()
     }
 }
 

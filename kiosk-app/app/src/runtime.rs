@@ -101,6 +101,7 @@ impl Runtime {
                 progress_url: config.terminal.progress_url.clone(),
                 maintenance: config.maintenance.access(),
                 display: config.ui.display(),
+                not_fitted: devices.not_fitted(&config),
             },
             now_ms(),
         );

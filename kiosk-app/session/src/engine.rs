@@ -20,7 +20,7 @@ use application::{Applicant, ApplicationNumber, FormValue, Signature, Status, ti
 use catalogue::{Catalogue, Delivery, Plan, Text};
 use kiosk_store::{AuditEvent, CapturedMaterial};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -95,6 +95,9 @@ pub struct Settings {
     /// How each session starts: the languages offered (the first at the start), large text,
     /// high contrast and voice guidance.
     pub display: Display,
+    /// The devices this kiosk does not have. Nothing that needs one is offered, and citizens
+    /// are not told it is out of order: it never worked here.
+    pub not_fitted: BTreeSet<Device>,
 }
 
 /// How each citizen's session starts; each may change it for themselves.
@@ -256,6 +259,9 @@ impl Engine {
     /// An engine on the attract screen, with every device usable.
     pub fn new(catalogue: Arc<Catalogue>, settings: Settings, now_ms: i64) -> Engine {
         let display = settings.display.clone();
+        let unusable = (settings.not_fitted.iter())
+            .map(|&d| (d, "not fitted".to_owned()))
+            .collect();
         Engine {
             catalogue,
             settings,
@@ -271,7 +277,7 @@ impl Engine {
             warned: None,
             card_on_reader: false,
             receipt_in_presenter: false,
-            unusable: BTreeMap::new(),
+            unusable,
             technician_off: None,
             pin_failures: 0,
             pin_locked_until_ms: None,
@@ -876,7 +882,7 @@ impl Engine {
         reason: Option<String>,
         fx: &mut Vec<Effect>,
     ) {
-        if usable == self.usable(device) {
+        if usable == self.usable(device) || self.settings.not_fitted.contains(&device) {
             return;
         }
         if usable {
@@ -1789,6 +1795,7 @@ impl Engine {
     fn notices(&self) -> Vec<Notice> {
         self.unusable
             .keys()
+            .filter(|d| !self.settings.not_fitted.contains(d))
             .filter_map(|d| {
                 let text = match d {
                     Device::ReceiptPrinter => self.say(

@@ -335,6 +335,42 @@ fn another_card_ends_the_session_of_the_first_citizen() {
 }
 
 #[test]
+fn a_kiosk_without_a_camera_or_a4_printer_offers_what_it_can_without_calling_them_broken() {
+    let mut k = Kiosk::without(&[Device::Camera, Device::A4Printer]);
+    let who = citizen(11);
+    // A driver's report about a device that is not there changes nothing.
+    k.event(Event::Device {
+        device: Device::A4Printer,
+        usable: true,
+        reason: None,
+    });
+    k.start_hotel(&who);
+    let v = k.view();
+    assert_eq!(v["notices"], serde_json::json!([]), "{v}");
+    let floor = v["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "floor_plan")
+        .unwrap()
+        .clone();
+    assert_eq!(floor["can_capture"], false);
+    assert!(
+        floor["can_defer"].is_string(),
+        "容缺 stays possible: {floor}"
+    );
+    // A fitted device that fails is still told, with its alternative.
+    k.event(Event::Device {
+        device: Device::ReceiptPrinter,
+        usable: false,
+        reason: Some("paper out".into()),
+    });
+    let notices: Vec<Value> = k.view()["notices"].as_array().unwrap().clone();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["device"], "receipt_printer");
+}
+
+#[test]
 fn a_camera_failure_leaves_reuse_and_rongque_and_says_so() {
     let mut k = Kiosk::new();
     let who = citizen(10);

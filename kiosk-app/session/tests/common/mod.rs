@@ -9,9 +9,10 @@ use kiosk_store::{Config, KeyFile, Store, StoreError};
 use serde_json::Value;
 use session::maintenance::{Access, card_key, hash_pin};
 use session::{
-    Display, Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Screen, Settings, Timeouts,
+    Device, Display, Effect, Engine, Event, Intent, ReceiptInfo, SaveFailure, Screen, Settings,
+    Timeouts,
 };
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -47,6 +48,15 @@ impl Kiosk {
     }
 
     pub fn with_timeouts(timeouts: Timeouts) -> Kiosk {
+        Kiosk::with(timeouts, BTreeSet::new())
+    }
+
+    /// A kiosk without the devices `not_fitted`.
+    pub fn without(not_fitted: &[Device]) -> Kiosk {
+        Kiosk::with(Timeouts::default(), not_fitted.iter().copied().collect())
+    }
+
+    fn with(timeouts: Timeouts, not_fitted: BTreeSet<Device>) -> Kiosk {
         let dir = tempfile::tempdir().unwrap();
         KeyFile::create(&dir.path().join("store.key")).unwrap();
         let store = Store::create(
@@ -64,6 +74,7 @@ impl Kiosk {
                 progress_url: "https://zwfw.example.gov.cn/p/".into(),
                 maintenance: maintenance_access(),
                 display: Display::default(),
+                not_fitted,
             },
             now,
         );
