@@ -347,13 +347,7 @@ fn a_kiosk_without_a_camera_or_a4_printer_offers_what_it_can_without_calling_the
     k.start_hotel(&who);
     let v = k.view();
     assert_eq!(v["notices"], serde_json::json!([]), "{v}");
-    let floor = v["materials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == "floor_plan")
-        .unwrap()
-        .clone();
+    let floor = material(&v, "floor_plan");
     assert_eq!(floor["can_capture"], false);
     assert!(
         floor["can_defer"].is_string(),
@@ -385,13 +379,7 @@ fn a_camera_failure_leaves_reuse_and_rongque_and_says_so() {
     let v = k.view();
     assert_eq!(v["screen"], "materials");
     assert!(k.effects.iter().any(|e| e == "StopCapture"));
-    let floor = v["materials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == "floor_plan")
-        .unwrap()
-        .clone();
+    let floor = material(&v, "floor_plan");
     assert_eq!(floor["can_capture"], false);
     assert!(floor["can_defer"].is_string());
     assert!(v["notices"][0]["text"].as_str().unwrap().contains("高拍仪"));
@@ -403,13 +391,7 @@ fn a_camera_failure_leaves_reuse_and_rongque_and_says_so() {
         material: "floor_plan".into(),
     });
     let v = k.view();
-    let floor = v["materials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == "floor_plan")
-        .unwrap()
-        .clone();
+    let floor = material(&v, "floor_plan");
     assert_eq!(floor["state"]["how"], "later");
 }
 
@@ -816,4 +798,15 @@ fn the_countdown_is_said_again_once_the_citizen_has_shown_they_are_there() {
     k.wait(limit - 5);
     assert_eq!(asked(&k), 2, "asked again, not left silent");
     assert_eq!(k.screen(), "capture");
+}
+
+/// The materials screen's row for material `id`.
+fn material(view: &Value, id: &str) -> Value {
+    view["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {view}"))
+        .clone()
 }
