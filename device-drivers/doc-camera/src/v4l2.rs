@@ -55,13 +55,33 @@ impl V4l2Camera {
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, CameraError> {
         let path = path.into();
         let device = open_checked(&path)?;
-        Ok(Self {
+        Ok(Self::new(path, Some(device)))
+    }
+
+    /// The camera at `path`, opened now if it is there, or when a stream is started after it
+    /// has been plugged in: a kiosk that boots with the camera unplugged picks it up later.
+    /// A node that is there but cannot stream video is still an error.
+    pub fn at(path: impl Into<PathBuf>) -> Result<Self, CameraError> {
+        let path = path.into();
+        match open_checked(&path) {
+            Ok(device) => Ok(Self::new(path, Some(device))),
+            Err(CameraError::Unplugged(reason)) => {
+                tracing::warn!(path = %path.display(), %reason, "document camera not plugged in");
+                Ok(Self::new(path, None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Without a node, the camera is lost until it is opened again by path.
+    fn new(path: PathBuf, device: Option<Device>) -> Self {
+        Self {
+            lost: device.is_none(),
             path,
-            device: Some(device),
+            device,
             stream: None,
-            lost: false,
             settle: DEFAULT_SETTLE,
-        })
+        }
     }
 
     /// Sets how long frames are dropped after a start, for cameras whose exposure settles
@@ -438,19 +458,15 @@ mod tests {
     }
 
     #[test]
-    fn start_reopens_a_missing_node_and_marks_it_lost() {
+    fn a_missing_node_is_waited_for_and_tried_again_at_each_start() {
         let path = "/nonexistent/video0";
         assert!(matches!(
             V4l2Camera::open(path),
             Err(CameraError::Unplugged(_))
         ));
-        let mut camera = V4l2Camera {
-            path: path.into(),
-            device: None,
-            stream: None,
-            lost: false,
-            settle: DEFAULT_SETTLE,
-        };
+        // A kiosk booted with the camera unplugged has it, waiting to be plugged in.
+        let mut camera = V4l2Camera::at(path).unwrap();
+        assert!(camera.lost);
         let frame = camera.next_frame(Duration::from_millis(1));
         assert_eq!(frame, Err(CameraError::NotStreaming));
         assert!(matches!(
@@ -463,9 +479,8 @@ mod tests {
     #[test]
     fn a_non_video_node_is_refused() {
         // /dev/null opens but answers VIDIOC_QUERYCAP with ENOTTY.
-        assert!(matches!(
-            V4l2Camera::open("/dev/null"),
-            Err(CameraError::Io(_))
-        ));
+        for camera in [V4l2Camera::open("/dev/null"), V4l2Camera::at("/dev/null")] {
+            assert!(matches!(camera, Err(CameraError::Io(_))));
+        }
     }
 }

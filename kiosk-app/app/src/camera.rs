@@ -126,7 +126,17 @@ fn work(
         reason: Some(reason),
     };
     let mut material: Option<String> = None;
-    let mut usable = true;
+    // Tried once at start, so that a camera missing at boot is told before anyone needs it.
+    let mut usable = match camera.start_preview() {
+        Ok(_) => {
+            camera.stop();
+            true
+        }
+        Err(e) => {
+            send(unusable(e.to_string()));
+            false
+        }
+    };
     loop {
         let command = if material.is_some() {
             match commands.try_recv() {
@@ -230,5 +240,54 @@ fn work(
             });
             send(unusable(reason));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doc_camera::sim::{SimCamera, SimFault};
+    use std::time::Instant;
+
+    /// The next camera report, waiting up to `within`.
+    fn next_report(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<Input>,
+        within: Duration,
+    ) -> Option<(bool, Option<String>)> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(Input::Event(Event::Device {
+                    device: Device::Camera,
+                    usable,
+                    reason,
+                })) => return Some((usable, reason)),
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_camera_unplugged_at_boot_is_told_at_once_and_taken_up_when_plugged_in() {
+        let (source, control) = SimCamera::new(1, false);
+        control.inject(SimFault::Unplug);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _camera = Camera::spawn(Box::new(source), tx).unwrap();
+        let (usable, reason) = next_report(&mut rx, Duration::from_secs(10)).expect("a report");
+        assert!(!usable);
+        assert!(reason.is_some_and(|r| !r.is_empty()));
+        control.replug();
+        let report = next_report(&mut rx, PROBE_EVERY * 5);
+        assert_eq!(report, Some((true, None)));
+    }
+
+    #[test]
+    fn a_camera_present_at_boot_is_not_reported() {
+        let (source, _control) = SimCamera::new(2, false);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _camera = Camera::spawn(Box::new(source), tx).unwrap();
+        assert_eq!(next_report(&mut rx, Duration::from_secs(1)), None);
     }
 }

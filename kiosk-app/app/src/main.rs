@@ -206,7 +206,7 @@ async fn run(cli: Cli) -> Result<Exit, String> {
         let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
         init_logging(&config.data_dir)?;
         let camera = config.devices.camera.as_ref().and_then(|c| {
-            match doc_camera::v4l2::V4l2Camera::open(&c.device) {
+            match doc_camera::v4l2::V4l2Camera::at(&c.device) {
                 Ok(cam) => Some(Box::new(cam) as Box<dyn doc_camera::FrameSource>),
                 Err(e) => {
                     tracing::error!(error = %e, "document camera not available");
