@@ -256,7 +256,7 @@ fn initials(zh: &str) -> String {
 }
 
 impl Engine {
-    /// An engine on the attract screen, with every device usable.
+    /// An engine on the attract screen, with every fitted device usable.
     pub fn new(catalogue: Arc<Catalogue>, settings: Settings, now_ms: i64) -> Engine {
         let display = settings.display.clone();
         let unusable = (settings.not_fitted.iter())
@@ -484,7 +484,7 @@ impl Engine {
                     screen: now.to_owned(),
                 }));
             }
-            self.say_prompt_again(fx);
+            self.say_prompt(fx);
         }
     }
 
@@ -579,8 +579,8 @@ impl Engine {
         })
     }
 
-    /// Says the current screen's guidance again (if it has any).
-    fn say_prompt_again(&mut self, fx: &mut Vec<Effect>) {
+    /// Says the current screen's guidance (if it has any).
+    fn say_prompt(&mut self, fx: &mut Vec<Effect>) {
         if let Some(text) = self.prompt() {
             self.speak(text, fx);
         }
@@ -1025,7 +1025,7 @@ impl Engine {
                 if language != self.language && self.settings.display.languages.contains(&language)
                 {
                     self.language = language;
-                    self.say_prompt_again(fx);
+                    self.say_prompt(fx);
                 }
                 return;
             }
@@ -1035,7 +1035,7 @@ impl Engine {
                 let turned_on = on && !self.voice;
                 self.voice = on;
                 if turned_on {
-                    self.say_prompt_again(fx);
+                    self.say_prompt(fx);
                 }
                 return;
             }
