@@ -254,16 +254,21 @@ pub fn log_bundle(config: &Config, report: &Report, now_ms: i64) -> Result<PathB
         .map_err(|e| format!("{}: {e}", path.display()))?;
     // Asked again and again while the network is down: only the newest few wait, so they
     // cannot fill the disk.
-    let mut waiting: Vec<PathBuf> = std::fs::read_dir(&dir)
+    keep_newest(&dir, BUNDLES_KEPT);
+    Ok(path)
+}
+
+/// Removes all but the `n` last files of `dir` by name (bundles are named by their time).
+fn keep_newest(dir: &Path, n: usize) {
+    let mut waiting: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     waiting.sort();
-    for old in waiting.iter().rev().skip(BUNDLES_KEPT) {
+    for old in waiting.iter().rev().skip(n) {
         if let Err(e) = std::fs::remove_file(old) {
             tracing::warn!(path = %old.display(), error = %e, "old log bundle not removed");
         }
     }
-    Ok(path)
 }
 
 /// Log bundles kept waiting for the sync agent at the most.
@@ -271,4 +276,36 @@ const BUNDLES_KEPT: usize = 3;
 
 fn pretty<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec_pretty(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_log_bundles_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        for ms in [
+            1_765_000_000_003_u64,
+            1_765_000_000_001,
+            1_765_000_000_004,
+            1_765_000_000_002,
+        ] {
+            std::fs::write(dir.path().join(format!("logs-{ms}.json")), "{}").unwrap();
+        }
+        keep_newest(dir.path(), BUNDLES_KEPT);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "logs-1765000000002.json",
+                "logs-1765000000003.json",
+                "logs-1765000000004.json"
+            ]
+        );
+    }
 }
